@@ -1,0 +1,36 @@
+# Solidarity: two commands. `make dev` runs the system with demo data; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: dev test install kafka kafka-stop browser bench drills clean help
+
+help:
+	@echo "make dev    - set up, start Kafka + sandbox + worker with demo data (Ctrl-C stops all)"
+	@echo "make test   - set up, then run the whole test suite against a real Kafka broker"
+	@echo "make bench  - benchmarks (see BENCHMARKS.md)"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11+"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+kafka:
+	@$(PYTHON) deploy/kafka/broker.py start >/dev/null
+
+kafka-stop:
+	@$(PYTHON) deploy/kafka/broker.py stop
+
+dev: install
+	@bash scripts/dev.sh
+
+test: install
+	@bash scripts/test.sh
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .hypothesis

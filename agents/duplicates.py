@@ -1,0 +1,83 @@
+"""Does a new report describe a case that is already open? Country, type, time and a defender's name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import fuzz
+
+from agents.imminence import fold_text
+from schemas.reports import ReportIn
+from schemas.vocab import IncidentType
+
+WINDOW = timedelta(hours=72)
+"""Reports of the same incident further apart than this are separate cases."""
+
+FUZZY_THRESHOLD = 0.9
+"""Similarity (0..1) from which two normalised names are the same person (typos, missing letters)."""
+
+_NOT_NAME = re.compile(r"[^\w]+|_")
+
+
+def normalize_name(name: str) -> str:
+    """Fold case and accents, drop punctuation and sort the words, so word order does not matter."""
+    words = _NOT_NAME.sub(" ", fold_text(name)).split()
+    return " ".join(sorted(words))
+
+
+def _normalized(names: Iterable[str | None]) -> set[str]:
+    # Unnamed defenders (None, blank, punctuation only) say nothing about identity.
+    return {n for n in (normalize_name(name) for name in names if name) if n}
+
+
+def names_match(a: Sequence[str | None], b: Sequence[str | None]) -> bool:
+    """Whether any named defender of one list is a named defender of the other (exact or fuzzy)."""
+    left, right = _normalized(a), _normalized(b)
+    if not left.isdisjoint(right):
+        return True
+    cutoff = FUZZY_THRESHOLD * 100
+    return any(fuzz.ratio(x, y, score_cutoff=cutoff) for x in left for y in right)
+
+
+class CaseSummary(BaseModel):
+    """What duplicate detection needs to know about an existing case (no free text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: str | None = Field(None, description="The case summarised.")
+    country: str = Field(description="ISO 3166-1 alpha-2, upper case.")
+    incident_type: IncidentType
+    occurred_at: datetime = Field(description="When the first report says it happened (aware).")
+    names: frozenset[str] = Field(default_factory=frozenset, description="Normalised defender names.")
+    open: bool = Field(True, description="False once the case is closed or dismissed.")
+
+    @classmethod
+    def from_report(cls, report: ReportIn, case_id: str | None = None, open: bool = True) -> CaseSummary:
+        """The summary of a case opened by this report."""
+        return cls(
+            case_id=case_id,
+            country=report.country,
+            incident_type=report.incident_type,
+            occurred_at=report.occurred_at,
+            names=frozenset(_normalized(d.name for d in report.defenders)),
+            open=open,
+        )
+
+
+def is_duplicate(candidate: CaseSummary, report: ReportIn) -> bool:
+    """Whether the report joins the open case: same country and type, within 72 hours, a name in common."""
+    return (
+        candidate.open
+        and candidate.country == report.country
+        and candidate.incident_type == report.incident_type
+        and abs(candidate.occurred_at - report.occurred_at) <= WINDOW
+        and names_match(list(candidate.names), [d.name for d in report.defenders])
+    )
+
+
+def find_duplicate(candidates: Iterable[CaseSummary], report: ReportIn) -> CaseSummary | None:
+    """The first open case the report duplicates, or None."""
+    return next((c for c in candidates if is_duplicate(c, report)), None)

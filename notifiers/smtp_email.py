@@ -1,0 +1,144 @@
+"""Email over SMTP with aiosmtplib, reusing one connection for every message."""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+import logging
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import ClassVar
+
+import aiosmtplib
+
+from notifiers.base import Notifier, SendResult
+from notifiers.errors import NotifierError, classify_smtp_error, unreachable
+from schemas.vocab import Channel
+
+log = logging.getLogger(__name__)
+
+# 7-bit transfer encodings (quoted-printable/base64 for UTF-8 text) pass any relay, 8BITMIME or not.
+_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+
+
+class SmtpEmailNotifier(Notifier):
+    """Sends UTF-8 text email through one SMTP connection, reconnecting when the server drops it."""
+
+    channel: ClassVar[Channel] = Channel.email
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        start_tls: bool = False,
+        use_tls: bool = False,
+        tls_context: ssl.SSLContext | None = None,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self._host, self._port, self._sender = host, port, sender
+        self._username, self._password = username, password
+        self._start_tls, self._use_tls, self._tls_context = start_tls, use_tls, tls_context
+        self._timeout = timeout_seconds
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+        self._domain = sender.rpartition("@")[2] or "localhost"
+
+    def build(self, to: str, body: str, subject: str | None) -> EmailMessage:
+        """The RFC 5322 message for `to`, with a fresh Message-ID."""
+        msg = EmailMessage(policy=_POLICY)
+        msg["From"] = self._sender
+        msg["To"] = to
+        msg["Subject"] = subject or ""
+        msg["Date"] = formatdate(localtime=False, usegmt=True)
+        msg["Message-ID"] = make_msgid(domain=self._domain)
+        msg.set_content(body, charset="utf-8")
+        return msg
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host, port=self._port, timeout=self._timeout, use_tls=self._use_tls,
+            start_tls=self._start_tls, tls_context=self._tls_context,
+        )
+        try:
+            await smtp.connect()
+            if self._username:
+                await smtp.login(self._username, self._password or "")
+        except aiosmtplib.SMTPResponseException as exc:
+            smtp.close()
+            raise classify_smtp_error(exc.code, exc.message) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            smtp.close()
+            raise unreachable(timeout=isinstance(exc, (TimeoutError, aiosmtplib.SMTPTimeoutError))) from exc
+        self._smtp = smtp
+        log.info("smtp connection opened")
+        return smtp
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+        self._smtp = None
+
+    async def _start_transaction(self) -> aiosmtplib.SMTP:
+        # A server may close an idle connection; MAIL FROM is the first command, so retrying it
+        # on a fresh connection cannot duplicate a message.
+        for attempt in range(2):
+            smtp = await self._connect()
+            try:
+                await smtp.mail(self._sender)
+                return smtp
+            except aiosmtplib.SMTPServerDisconnected:
+                self._drop()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def send(self, to: str, body: str, subject: str | None = None) -> SendResult:
+        """Send one email; the Message-ID is the provider id."""
+        msg = self.build(to, body, subject)
+        async with self._lock:
+            try:
+                smtp = await self._start_transaction()
+                await smtp.rcpt(to)
+                await smtp.data(msg.as_bytes(policy=_POLICY))
+            except aiosmtplib.SMTPResponseException as exc:
+                await self._reset()
+                error = classify_smtp_error(exc.code, exc.message)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                await self._reset()
+                first = exc.recipients[0] if exc.recipients else None
+                error = classify_smtp_error(first.code if first else None, first.message if first else None)
+            except NotifierError as exc:
+                error = exc
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                self._drop()
+                error = unreachable(timeout=isinstance(exc, (TimeoutError, aiosmtplib.SMTPTimeoutError)))
+            else:
+                return SendResult(provider_id=str(msg["Message-ID"]), segments=1)
+        log.warning("smtp send failed: %s retryable=%s", error.code, error.retryable)
+        raise error
+
+    async def _reset(self) -> None:
+        # RSET clears the refused transaction so the connection can carry the next message.
+        if self._smtp is None:
+            return
+        try:
+            await self._smtp.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            self._drop()
+
+    async def close(self) -> None:
+        """Say QUIT and close the connection."""
+        async with self._lock:
+            if self._smtp is not None and self._smtp.is_connected:
+                try:
+                    await self._smtp.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    pass
+            self._drop()

@@ -1,0 +1,117 @@
+"""SMS through the Twilio REST API (or the Twilio-compatible sandbox) with the async twilio client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import ClassVar, TypeVar
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from notifiers.base import Notifier, ProviderMessage, SendResult
+from notifiers.errors import NotifierError, classify_twilio_error, unreachable
+from schemas.vocab import Channel
+
+log = logging.getLogger(__name__)
+# The twilio HTTP client logs query parameters (recipient numbers) at INFO: keep its log quiet.
+_wire_log = logging.getLogger(__name__ + ".wire")
+_wire_log.setLevel(logging.WARNING)
+T = TypeVar("T")
+
+
+class TwilioSmsNotifier(Notifier):
+    """Sends SMS through Twilio's Messages API at `base_url`; one HTTP session for all requests."""
+
+    channel: ClassVar[Channel] = Channel.sms
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+        status_callback: str | None = None,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        if not from_number and not messaging_service_sid:
+            raise ValueError("either from_number or messaging_service_sid is required")
+        self._base_url = base_url.rstrip("/")
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._from = from_number
+        self._service = messaging_service_sid
+        self._status_callback = status_callback
+        self._timeout = timeout_seconds
+        self._http: AsyncTwilioHttpClient | None = None
+        self._client: Client | None = None
+
+    def _twilio(self) -> Client:
+        # Built lazily: AsyncTwilioHttpClient opens an aiohttp session, which wants a running loop.
+        if self._client is None:
+            self._http = AsyncTwilioHttpClient(timeout=self._timeout, logger=_wire_log)
+            client = Client(self._account_sid, self._auth_token, http_client=self._http)
+            # Edge/region (from TWILIO_EDGE/TWILIO_REGION) would rewrite the host name; the base URL rules.
+            client.edge = None
+            client.region = None
+            # The Api domain builds every Messages URL (and next_page_uri) from this attribute.
+            client.api.base_url = self._base_url
+            self._client = client
+        return self._client
+
+    async def _call(self, operation: str, request: Awaitable[T]) -> T:
+        # The async twilio client ignores its own timeout per request, so bound the whole call here.
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await request
+        except TwilioRestException as exc:
+            error = classify_twilio_error(exc.status, exc.code, exc.msg)
+        except TwilioServiceException as exc:
+            error = classify_twilio_error(exc.status, exc.code, exc.detail)
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            error = unreachable(timeout=True)
+        except (aiohttp.ClientError, OSError):
+            error = unreachable(timeout=False)
+        log.warning("twilio %s failed: %s retryable=%s", operation, error.code, error.retryable)
+        raise error
+
+    async def send(self, to: str, body: str, subject: str | None = None) -> SendResult:
+        """Send one SMS; `subject` is ignored (SMS has none)."""
+        params: dict[str, str] = {"to": to, "body": body}
+        if self._service:
+            params["messaging_service_sid"] = self._service
+        if self._from:
+            params["from_"] = self._from
+        if self._status_callback:
+            params["status_callback"] = self._status_callback
+        message = await self._call("create", self._twilio().messages.create_async(**params))
+        if not message.sid:
+            raise NotifierError("provider returned no message sid", code="no-sid")
+        return SendResult(provider_id=message.sid, segments=int(message.num_segments or 1))
+
+    async def lookup(self, to: str, since: datetime) -> list[ProviderMessage]:
+        """Messages from our number to `to` created at or after `since` (newest first)."""
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        filters: dict[str, object] = {"to": to, "date_sent_after": since.astimezone(UTC)}
+        if self._from:
+            filters["from_"] = self._from
+        found = await self._call("list", self._twilio().messages.list_async(**filters))
+        result = []
+        for m in found:
+            when = m.date_sent or m.date_created
+            if when is not None and when < since:
+                continue
+            result.append(ProviderMessage(m.sid or "", m.to or to, m.from_, m.body, m.status, when))
+        return result
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._http is not None:
+            await self._http.close()
+        self._http = self._client = None

@@ -1,0 +1,79 @@
+"""Cases (one or more merged reports), their events and the classification result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from schemas.base import Message, utcnow
+from schemas.reports import ReportIn
+from schemas.vocab import CaseStatus, Consent, IncidentType, Region, Urgency
+
+
+class Classification(Message):
+    """Urgency with its reasons, eligible mechanisms and region: the output of `solidarity classify`."""
+
+    urgency: Urgency = Field(description="Urgency level.")
+    reasons: list[str] = Field(description="One line per rule applied.")
+    mechanisms: list[str] = Field(description="Sorted ids of eligible protection mechanisms.")
+    region: Region = Field(description="The network region of the country.")
+
+
+class StoredReport(Message):
+    """A report as kept inside its case, with its own classification."""
+
+    report_id: str
+    reference: str
+    received_at: datetime
+    source: str = "api"
+    report: ReportIn
+    classification: Classification
+
+
+class CaseEventKind(StrEnum):
+    """What happened to a case."""
+
+    opened = "opened"
+    report_merged = "report_merged"
+    verified = "verified"
+    escalated = "escalated"
+    consent_changed = "consent_changed"
+    closed = "closed"
+    dismissed = "dismissed"
+    alias = "alias"
+
+
+class CaseEvent(Message):
+    """One change to a case, with who, when and why: carried on cases.events.v1 keyed by case_id."""
+
+    event_id: str = Field(description="Unique id of the event.")
+    case_id: str = Field(description="The case changed.")
+    kind: CaseEventKind = Field(description="What happened.")
+    actor: str = Field(description="Who did it: 'system' or a token name.")
+    at: datetime = Field(default_factory=utcnow, description="When.")
+    reason: str | None = Field(None, max_length=2000, description="Why, in the actor's words.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific details (never personal data).")
+    report: StoredReport | None = Field(None, description="The report, on opened and report_merged events.")
+
+
+class Case(Message):
+    """The secretariat's unit of work: state folded from its events."""
+
+    case_id: str = Field(description="Unique id.")
+    reference: str = Field(description="Readable reference of the first report.")
+    status: CaseStatus = Field(CaseStatus.new, description="Lifecycle status.")
+    incident_type: IncidentType
+    country: str
+    region: Region
+    consent: Consent
+    urgency: Urgency
+    reasons: list[str]
+    mechanisms: list[str]
+    reports: list[StoredReport] = Field(default_factory=list)
+    history: list[CaseEvent] = Field(default_factory=list)
+    opened_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    outcome: str | None = None

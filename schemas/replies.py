@@ -1,0 +1,20 @@
+"""Inbound SMS replies from members (SIGN, STOP, ...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from schemas.base import PERSONAL, Message, personal, utcnow
+
+
+class InboundReply(Message):
+    """An SMS received through the provider webhook, on replies.received.v1 keyed by sender phone."""
+
+    message_sid: str = Field(description="Provider id; repeats of the same sid are ignored.")
+    from_phone: Annotated[str, PERSONAL] = personal(description="Sender's E.164 number.")
+    to_phone: str = Field(description="Our number that received it.")
+    body: Annotated[str, PERSONAL] = personal(max_length=1600, description="Text of the reply.")
+    received_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# make dev: start Kafka (if needed) and the worker with demo data; Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export SOLIDARITY_DATA_DIR="${SOLIDARITY_DATA_DIR:-$PWD/.local/dev}"
+PORT="${SOLIDARITY_WEB__PORT:-6066}"
+URL="http://127.0.0.1:${PORT}"
+pids=()
+started_kafka=0
+
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "stopping…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ "$started_kafka" = 1 ] && python3 deploy/kafka/broker.py stop || true
+  echo "stopped."
+}
+trap cleanup INT TERM EXIT
+
+if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && ! python3 deploy/kafka/broker.py status >/dev/null 2>&1; then
+  python3 deploy/kafka/broker.py start >/dev/null
+  started_kafka=1
+fi
+$BIN/solidarity topics ensure
+
+mkdir -p .local/logs
+$BIN/solidarity worker >.local/logs/worker.log 2>&1 &
+pids+=($!)
+for _ in $(seq 120); do curl -fs "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
+curl -fs "$URL/healthz" >/dev/null || { echo "worker did not start; see .local/logs/worker.log"; tail -20 .local/logs/worker.log; exit 1; }
+
+REPORTER=$($BIN/solidarity tokens create --role reporter --name demo-reporter)
+SECRETARIAT=$($BIN/solidarity tokens create --role secretariat --name demo-secretariat)
+for _ in $(seq 60); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SECRETARIAT" "$URL/api/v1/cases")
+  [ "$code" = 200 ] && break; sleep 0.5
+done
+echo "Demo reports:"
+$BIN/python scripts/demo_reports.py "$URL" "$REPORTER"
+
+cat <<TXT
+
+  Solidarity is running at $URL   (worker log: .local/logs/worker.log)
+
+  reporter token:    $REPORTER
+  secretariat token: $SECRETARIAT
+
+  curl -H "Authorization: Bearer $SECRETARIAT" $URL/api/v1/cases
+  $URL/healthz
+
+  Ctrl-C stops everything.
+TXT
+wait "${pids[0]}"

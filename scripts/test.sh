@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Start Kafka if needed (and stop it afterwards if we started it), then run the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=0
+if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && ! python3 deploy/kafka/broker.py status >/dev/null 2>&1; then
+  python3 deploy/kafka/broker.py start >/dev/null
+  started=1
+fi
+cleanup() { [ "$started" = 1 ] && python3 deploy/kafka/broker.py stop >/dev/null || true; }
+trap cleanup EXIT
+.venv/bin/pytest -p no:cacheprovider "$@"

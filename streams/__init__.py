@@ -1,0 +1,1 @@
+"""The faust application: settings, topics, tables, codecs, web views and the CLI."""

@@ -1,0 +1,81 @@
+"""Synchronous Kafka tooling with kafka-python: create topics, publish records, read compacted topics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams import topics as catalogue
+from streams.settings import Settings
+
+
+class KafkaUnavailable(Exception):
+    """The Kafka cluster could not be reached."""
+
+
+def _servers(settings: Settings) -> list[str]:
+    return [s.strip() for s in settings.kafka.bootstrap_servers.split(",") if s.strip()]
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create every catalogue topic that is missing, with its partitions and config; return those created."""
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=_servers(settings), client_id="solidarity-admin",
+                                 request_timeout_ms=15000)
+    except KafkaError:
+        raise KafkaUnavailable(f"no Kafka broker answers at {settings.kafka.bootstrap_servers}") from None
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(name=catalogue.full_name(spec, settings.topic_prefix), num_partitions=settings.kafka.partitions,
+                     replication_factor=settings.kafka.replication_factor, topic_configs=spec.config())
+            for spec in catalogue.CATALOGUE
+            if catalogue.full_name(spec, settings.topic_prefix) not in existing
+        ]
+        created = []
+        for topic in wanted:
+            try:
+                admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()
+
+
+def producer(settings: Settings) -> KafkaProducer:
+    """A producer that waits for all in-sync replicas: what it reports sent is durable."""
+    try:
+        return KafkaProducer(bootstrap_servers=_servers(settings), acks="all", linger_ms=5,
+                             client_id="solidarity-cli", retries=5)
+    except KafkaError:
+        raise KafkaUnavailable(f"no Kafka broker answers at {settings.kafka.bootstrap_servers}") from None
+
+
+def read_all(settings: Settings, spec: catalogue.TopicSpec, timeout: float = 10.0) -> Iterator[tuple[bytes | None, bytes]]:
+    """Every record of a topic from the beginning to its current end (no consumer group)."""
+    name = catalogue.full_name(spec, settings.topic_prefix)
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=_servers(settings), enable_auto_commit=False, group_id=None,
+                                 consumer_timeout_ms=1000)
+    except KafkaError:
+        raise KafkaUnavailable(f"no Kafka broker answers at {settings.kafka.bootstrap_servers}") from None
+    try:
+        parts = [TopicPartition(name, p) for p in (consumer.partitions_for_topic(name) or ())]
+        if not parts:
+            return
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        end = consumer.end_offsets(parts)
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in parts) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                for record in batch:
+                    yield record.key, record.value
+    finally:
+        consumer.close()

@@ -1,0 +1,28 @@
+"""The assembled faust application: `faust -A streams.app` or `solidarity worker`."""
+
+from __future__ import annotations
+
+from streams.pipeline import register_pipeline
+from streams.runtime import Runtime, build_app, declare_topics
+from streams.settings import Settings, get_settings
+from streams.tables import declare_tables
+from streams.web.cases import register_case_views
+from streams.web.health import register_health_views
+from streams.web.reports import register_report_views
+
+
+def build(settings: Settings | None = None) -> Runtime:
+    """Build the app with every topic, table, agent and view registered."""
+    settings = settings or get_settings()
+    rt = Runtime(settings=settings, app=build_app(settings))
+    declare_topics(rt)
+    declare_tables(rt)
+    register_pipeline(rt)
+    register_health_views(rt)
+    register_report_views(rt)
+    register_case_views(rt)
+    return rt
+
+
+runtime = build()
+app = runtime.app

@@ -1,0 +1,68 @@
+"""The faust App with its topics and tables, built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+
+from streams import codecs
+from streams import topics as catalogue
+from streams.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Everything the agents and views share: settings, app, topics, tables."""
+
+    settings: Settings
+    app: faust.App
+    topics: SimpleNamespace = field(default_factory=SimpleNamespace)
+    tables: SimpleNamespace = field(default_factory=SimpleNamespace)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def topic_name(self, spec: catalogue.TopicSpec) -> str:
+        """The broker name of a catalogue topic for this deployment."""
+        return catalogue.full_name(spec, self.settings.topic_prefix)
+
+
+def build_app(settings: Settings) -> faust.App:
+    """A faust App configured from settings (broker, store, web server)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        settings.app_id,
+        broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_bind=settings.web.host,
+        canonical_url=settings.web.public_url,
+        web_application_options={"client_max_size": settings.web.max_body_bytes},
+        web_enabled=True,
+        autodiscover=False,
+        broker_commit_every=100,
+        broker_commit_interval=0.5,
+        producer_linger=0.005,
+        stream_buffer_maxsize=4096,
+        table_cleanup_interval=60.0,
+        logging_config=None,
+    )
+
+
+def declare_topics(rt: Runtime) -> None:
+    """Declare every catalogue topic on the app (faust creates missing ones with our config)."""
+    for spec in catalogue.CATALOGUE:
+        attr = spec.name.split(".v")[0].replace(".", "_")
+        # Intake stays raw bytes so the validating agent can dead-letter what does not parse.
+        serializer = codecs.register(spec.model) if spec.model is not None else "raw"
+        topic = rt.app.topic(
+            rt.topic_name(spec), value_serializer=serializer, key_serializer="raw",
+            partitions=rt.settings.kafka.partitions, internal=True, compacting=spec.compacted,
+            deleting=not spec.compacted, retention=(spec.retention_ms / 1000 if spec.retention_ms else None),
+        )
+        setattr(rt.topics, attr, topic)

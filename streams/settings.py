@@ -1,0 +1,97 @@
+"""The one frozen settings object; the only module that reads the environment (prefix SOLIDARITY_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Frozen):
+    """Where the Kafka cluster is."""
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
+    partitions: int = Field(4, ge=1, description="Partitions for every topic we create.")
+    replication_factor: int = Field(1, ge=1, description="Replication factor for topics we create.")
+
+
+class WebSettings(_Frozen):
+    """The worker's HTTP server."""
+
+    host: str = Field("127.0.0.1", description="Interface the web server binds to.")
+    port: int = Field(6066, ge=1, le=65535, description="Port of the web server.")
+    public_url: str = Field("http://127.0.0.1:6066", description="URL the outside world (Twilio) uses for us.")
+    max_body_bytes: int = Field(64 * 1024, description="Largest accepted request body.")
+
+
+class TwilioSettings(_Frozen):
+    """The Twilio (or Twilio-compatible sandbox) account used for SMS."""
+
+    base_url: str = Field("http://127.0.0.1:8025", description="Twilio API base URL (the sandbox in dev).")
+    account_sid: str = Field("ACsandbox00000000000000000000000000", description="Account SID.")
+    auth_token: SecretStr = Field(SecretStr("sandbox-auth-token"), description="Auth token; signs webhooks.")
+    from_number: str = Field("+15005550006", description="Sender phone number (E.164).")
+    timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout per request.")
+
+
+class SmtpSettings(_Frozen):
+    """The SMTP relay used for email."""
+
+    host: str = Field("127.0.0.1", description="SMTP host.")
+    port: int = Field(8026, description="SMTP port.")
+    username: str | None = Field(None, description="SMTP auth user, if any.")
+    password: SecretStr | None = Field(None, description="SMTP auth password, if any.")
+    start_tls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
+    sender: str = Field("alerts@solidarity.example.org", description="From address.")
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout per SMTP command.")
+
+
+class DeliverySettings(_Frozen):
+    """How notifications are paced and retried."""
+
+    sms_segments_per_second: float = Field(10.0, gt=0, description="Per-sender SMS rate limit in segments/s.")
+    email_per_second: float = Field(50.0, gt=0, description="Per-sender email rate limit in messages/s.")
+    max_attempts: int = Field(6, ge=1, description="Attempts before a retryable failure is dead-lettered.")
+    backoff_base_seconds: float = Field(0.5, gt=0, description="First retry delay; doubles each attempt.")
+    backoff_max_seconds: float = Field(60.0, gt=0, description="Longest retry delay.")
+    auto_replies_per_hour: int = Field(3, ge=0, description="Automatic SMS replies per number per hour.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, read once from SOLIDARITY_* variables (nested with __)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SOLIDARITY_", env_nested_delimiter="__", frozen=True, extra="ignore",
+    )
+
+    app_id: str = Field("solidarity", description="Faust app id; prefixes consumer groups and changelogs.")
+    topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs).")
+    data_dir: Path = Field(ROOT / ".local" / "data", description="Where table state (RocksDB) is kept.")
+    store: str = Field("rocksdb://", description="Faust table store URL: rocksdb:// or memory://.")
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    dashboard_url: str = Field("http://127.0.0.1:6066/dashboard", description="Link put in secretariat alerts.")
+    log_level: str = Field("info", description="Worker log level.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once from the environment; KAFKA_BOOTSTRAP_SERVERS overrides the broker."""
+    import os
+
+    settings = Settings()
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if external:
+        settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"bootstrap_servers": external})})
+    return settings

@@ -1,0 +1,57 @@
+"""Faust tables: state folded from topics, backed by changelog topics so a restarted worker recovers it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from schemas.audit import TokenRecord
+from schemas.cases import Case
+from streams.runtime import Runtime
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ModelTable(Generic[M]):
+    """A faust table holding pydantic models, kept as JSON in the store and the changelog."""
+
+    def __init__(self, table, model: type[M]) -> None:
+        self.table, self.model = table, model
+
+    def get(self, key: str) -> M | None:
+        """The model at key, or None."""
+        raw = self.table.get(key)
+        return None if raw is None else self.model.model_validate(raw)
+
+    def __setitem__(self, key: str, value: M) -> None:
+        self.table[key] = value.model_dump(mode="json")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.table
+
+    def values(self) -> Iterator[M]:
+        """Every model in the locally held partitions."""
+        for raw in self.table.values():
+            yield self.model.model_validate(raw)
+
+    @property
+    def name(self) -> str:
+        """The underlying faust table name (for table_route)."""
+        return self.table.name
+
+
+def declare_tables(rt: Runtime) -> None:
+    """Declare every table on the app."""
+    app, parts = rt.app, rt.settings.kafka.partitions
+
+    def table(name: str, help: str):
+        return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help)
+
+    tb = rt.tables
+    tb.cases_raw = table("cases", "Case state by case_id.")
+    tb.cases = ModelTable(tb.cases_raw, Case)
+    tb.case_aliases = table("case_aliases", "Case id given at intake -> case the report was merged into.")
+    tb.dedup_index = table("dedup_index", "Open cases by country|incident_type, for duplicate detection.")
+    tb.tokens = ModelTable(table("tokens", "API tokens by SHA-256 hash."), TokenRecord)

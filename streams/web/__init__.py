@@ -1,0 +1,1 @@
+"""HTTP views of the worker: JSON API, webhooks, dashboard and reporter form."""

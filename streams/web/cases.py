@@ -1,0 +1,171 @@
+"""Case API for the secretariat: list, read, and lifecycle actions that become case events."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faust.web import View
+from pydantic import Field, ValidationError
+
+from agents.casefile import TransitionRefused, apply_event, check_transition
+from schemas.base import Message, problems_from
+from schemas.cases import Case, CaseEvent, CaseEventKind
+from schemas.vocab import CaseStatus, Consent, TokenRole, Urgency
+from streams.runtime import Runtime
+from streams.web.common import ApiError, authenticate, guarded, json_response, read_json
+from streams.ids import new_id
+
+
+class VerifyIn(Message):
+    """Body of POST /cases/{id}/verify."""
+
+    note: str | None = Field(None, max_length=2000, description="How it was verified.")
+
+
+class EscalateIn(Message):
+    """Body of POST /cases/{id}/escalate."""
+
+    urgency: Urgency
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class ConsentIn(Message):
+    """Body of POST /cases/{id}/consent."""
+
+    consent: Consent
+    note: str = Field(min_length=3, max_length=2000)
+
+
+class CloseIn(Message):
+    """Body of POST /cases/{id}/close."""
+
+    outcome: str = Field(min_length=3, max_length=2000)
+
+
+class DismissIn(Message):
+    """Body of POST /cases/{id}/dismiss."""
+
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+TRANSITIONS: dict[str, tuple[type[Message], CaseEventKind]] = {
+    "verify": (VerifyIn, CaseEventKind.verified),
+    "escalate": (EscalateIn, CaseEventKind.escalated),
+    "consent": (ConsentIn, CaseEventKind.consent_changed),
+    "close": (CloseIn, CaseEventKind.closed),
+    "dismiss": (DismissIn, CaseEventKind.dismissed),
+}
+
+
+def find_case(rt: Runtime, case_id: str) -> Case | None:
+    """The case by id, following the alias left when a report was merged into another case."""
+    case = rt.tables.cases.get(case_id)
+    if case is None:
+        target = rt.tables.case_aliases.get(case_id)
+        if target:
+            case = rt.tables.cases.get(target)
+    return case
+
+
+def case_view(case: Case) -> dict:
+    """The full JSON of a case for the secretariat."""
+    return case.model_dump(mode="json")
+
+
+def case_summary(case: Case) -> dict:
+    """A case as one row of the queue (no personal data)."""
+    return {
+        "case_id": case.case_id, "reference": case.reference, "status": case.status.value,
+        "urgency": case.urgency.value, "incident_type": case.incident_type.value, "country": case.country,
+        "region": case.region.value, "consent": case.consent.value, "reports": len(case.reports),
+        "mechanisms": case.mechanisms, "opened_at": case.opened_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+    }
+
+
+def _filters(request: web.Request) -> dict[str, str]:
+    allowed = {"status": CaseStatus, "urgency": Urgency, "country": None, "region": None, "reference": None}
+    out = {}
+    for name, value in request.query.items():
+        if name not in allowed:
+            raise ApiError(422, "unknown filter", field=f"query.{name}")
+        enum = allowed[name]
+        if enum is not None and value not in {e.value for e in enum}:
+            raise ApiError(422, f"must be one of {', '.join(e.value for e in enum)}", field=f"query.{name}")
+        out[name] = value.upper() if name in ("country", "reference") else value
+    return out
+
+
+def list_cases(rt: Runtime, filters: dict[str, str]) -> list[dict]:
+    """Case summaries matching every filter, most urgent and newest first."""
+    rows = []
+    for case in rt.tables.cases.values():
+        row = case_summary(case)
+        if all(row.get(k, "").upper() == v.upper() for k, v in filters.items() if k != "reference"):
+            if "reference" in filters and filters["reference"] not in {r.reference for r in case.reports}:
+                continue
+            rows.append(row)
+    rows.sort(key=lambda r: (-Urgency(r["urgency"]).rank, r["opened_at"]), reverse=False)
+    return rows
+
+
+async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor: str) -> dict:
+    """Validate a lifecycle request, publish its event, and return the case as it will be."""
+    model, kind = TRANSITIONS[verb]
+    try:
+        req = model.model_validate(body if body is not None else {})
+    except ValidationError as exc:
+        raise ApiError(422, problems_from(exc)) from None
+    case = find_case(rt, case_id)
+    if case is None:
+        raise ApiError(404, "no such case", field="case_id")
+    data = {k: v for k, v in req.model_dump(mode="json").items() if k in ("urgency", "consent")}
+    reason = getattr(req, "reason", None) or getattr(req, "note", None) or getattr(req, "outcome", None)
+    try:
+        check_transition(case, kind, data)
+    except TransitionRefused as exc:
+        raise ApiError(409, str(exc), field="status" if kind is not CaseEventKind.escalated else "urgency") from None
+    event = CaseEvent(event_id=new_id("evt"), case_id=case.case_id, kind=kind, actor=actor, reason=reason, data=data)
+    fut = await rt.topics.cases_events.send(key=case.case_id.encode(), value=event)
+    await fut
+    return {"event_id": event.event_id, "case": case_view(apply_event(case, event))}
+
+
+def register_case_views(rt: Runtime) -> None:
+    """Add the case endpoints."""
+    app = rt.app
+
+    @app.page("/api/v1/cases")
+    class Cases(View):
+        """The case queue."""
+
+        @guarded
+        async def get(self, request: web.Request) -> web.Response:
+            """List cases, filtered by status, urgency, country, region or reference."""
+            authenticate(rt, request, TokenRole.secretariat)
+            return json_response({"cases": list_cases(rt, _filters(request))})
+
+    @app.page("/api/v1/cases/{case_id}")
+    class OneCase(View):
+        """One case."""
+
+        @app.table_route(table=rt.tables.cases_raw, match_info="case_id")
+        @guarded
+        async def get(self, request: web.Request, case_id: str) -> web.Response:
+            """The case with its reports, urgency, reasons, mechanisms, consent, status and history."""
+            authenticate(rt, request, TokenRole.secretariat)
+            case = find_case(rt, case_id)
+            if case is None:
+                raise ApiError(404, "no such case (a report just submitted may take a moment)", field="case_id")
+            return json_response(case_view(case))
+
+    @app.page("/api/v1/cases/{case_id}/{verb}")
+    class CaseAction(View):
+        """Lifecycle actions on a case."""
+
+        @guarded
+        async def post(self, request: web.Request, case_id: str, verb: str) -> web.Response:
+            """Verify, escalate, change consent, close or dismiss."""
+            who = authenticate(rt, request, TokenRole.secretariat)
+            if verb not in TRANSITIONS:
+                raise ApiError(404, f"unknown action; use one of {', '.join(TRANSITIONS)}", field="path")
+            body = await read_json(request, rt.settings.web.max_body_bytes) if request.can_read_body else {}
+            return json_response(await change_case(rt, case_id, verb, body, who.name), status=202)

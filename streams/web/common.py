@@ -1,0 +1,90 @@
+"""Shared view helpers: JSON errors with field paths, body limits, token auth, never a 500."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from schemas.audit import TokenRecord
+from schemas.base import FieldProblem
+from schemas.vocab import TokenRole
+from streams.ids import hash_token
+from streams.runtime import Runtime
+
+log = logging.getLogger("solidarity.web")
+
+
+class ApiError(Exception):
+    """An HTTP error answered as {"errors": [{"field", "message"}]}."""
+
+    def __init__(self, status: int, problems: list[FieldProblem] | str, field: str = "body") -> None:
+        if isinstance(problems, str):
+            problems = [FieldProblem(field=field, message=problems)]
+        self.status, self.problems = status, problems
+        super().__init__(f"{status}: {[p.field for p in problems]}")
+
+
+def error_response(status: int, problems: list[FieldProblem], headers: dict | None = None) -> web.Response:
+    """A JSON error body listing every problem with its field."""
+    body = {"errors": [p.model_dump() for p in problems]}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON response that also serialises datetimes and enums."""
+    return web.Response(text=json.dumps(data, default=str), status=status, content_type="application/json")
+
+
+def guarded(handler: Callable[..., Awaitable[web.StreamResponse]]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Turn ApiError into its JSON answer, and any unexpected failure into a 503, never a 500."""
+
+    @functools.wraps(handler)
+    async def wrapper(self, request, *args, **kwargs):
+        try:
+            return await handler(self, request, *args, **kwargs)
+        except ApiError as exc:
+            return error_response(exc.status, exc.problems)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the contract is "never a 500"
+            # The type only: messages can echo personal data from the request.
+            log.error("unexpected %s in %s %s", type(exc).__name__, request.method, request.path)
+            return error_response(503, [FieldProblem(field="body", message="temporarily unavailable, try again")],
+                                  headers={"Retry-After": "2"})
+
+    return wrapper
+
+
+async def read_json(request: web.Request, limit: int) -> Any:
+    """The request body as JSON, refusing bodies over `limit` bytes with 413 and bad JSON with 422."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"request body is larger than {limit // 1024} KiB")
+    try:
+        raw = await request.content.read(limit + 1)
+    except Exception:  # noqa: BLE001 - a client that hangs up mid-body
+        raise ApiError(400, "could not read the request body") from None
+    if len(raw) > limit:
+        raise ApiError(413, f"request body is larger than {limit // 1024} KiB")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(422, "body is not valid JSON (UTF-8)") from None
+
+
+def authenticate(rt: Runtime, request: web.Request, *roles: TokenRole) -> TokenRecord:
+    """Return the token record for a valid bearer token of one of `roles`; 401 or 403 otherwise."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)", field="authorization")
+    record = rt.tables.tokens.get(hash_token(token))
+    if record is None or record.revoked:
+        raise ApiError(401, "unknown or revoked token", field="authorization")
+    if TokenRole(record.role) not in roles:
+        raise ApiError(403, f"this needs a {' or '.join(r.value for r in roles)} token", field="authorization")
+    return record
