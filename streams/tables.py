@@ -7,6 +7,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from schemas.actions import CallToAction
 from schemas.audit import TokenRecord
 from schemas.cases import Case
 from streams.runtime import Runtime
@@ -46,12 +47,30 @@ def declare_tables(rt: Runtime) -> None:
     """Declare every table on the app."""
     app, parts = rt.app, rt.settings.kafka.partitions
 
-    def table(name: str, help: str):
-        return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help)
+    def table(name: str, help: str, **kw):
+        return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, **kw)
 
     tb = rt.tables
-    tb.cases_raw = table("cases", "Case state by case_id.")
+    # Read by agents of other topics (fan-out reads cases): lookups must search every local partition.
+    tb.cases_raw = table("cases", "Case state by case_id.", use_partitioner=True)
     tb.cases = ModelTable(tb.cases_raw, Case)
-    tb.case_aliases = table("case_aliases", "Case id given at intake -> case the report was merged into.")
+    tb.case_aliases = table("case_aliases", "Case id given at intake -> case the report was merged into.",
+                            use_partitioner=True)
     tb.dedup_index = table("dedup_index", "Open cases by country|incident_type, for duplicate detection.")
-    tb.tokens = ModelTable(table("tokens", "API tokens by SHA-256 hash."), TokenRecord)
+    tb.tokens = ModelTable(table("tokens", "API tokens by SHA-256 hash.", use_partitioner=True), TokenRecord)
+
+    def keyed(name: str, help: str):
+        # Written from batches and from streams keyed otherwise: the changelog partition follows the table
+        # key, and the store is memory (rebuilt from the compacted changelog at start-up), because the
+        # RocksDB store can only be written inside a single-event context.
+        return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, use_partitioner=True,
+                         store="memory://local")
+
+    tb.ledger = keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record.")
+    tb.actions = ModelTable(keyed("actions", "Approved calls to action by action_id."), CallToAction)
+    tb.action_stats = keyed("action_stats", "Per-action counts: targeted, queued, sent, delivered, failed, ...")
+    tb.sid_index = keyed("sid_index", "Provider message id -> idempotency key, for status callbacks.")
+    tb.signatures = keyed("signatures", "action_id|member_id -> signature.")
+    tb.latest_action = keyed("latest_action", "member_id -> the latest call to action sent to them.")
+    tb.webhook_seen = keyed("webhook_seen", "MessageSid (+status) already handled: repeats are ignored.")
+    tb.auto_replies = keyed("auto_replies", "phone -> times of recent automatic replies (max 3 an hour).")

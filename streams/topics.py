@@ -48,6 +48,7 @@ TOKENS = TopicSpec("auth.tokens.v1", "API tokens (hashed), keyed by token_id.", 
 ACTIONS = TopicSpec("actions.approved.v1", "Approved calls to action, keyed by action_id.", CallToAction, retention_ms=None)
 NOTIFY_PRIORITY = TopicSpec("notifications.priority.v1", "Secretariat alerts and replies: sent first.", Notification)
 NOTIFY_BULK = TopicSpec("notifications.bulk.v1", "Call-to-action notifications, keyed by idempotency key.", Notification)
+NOTIFY_RETRY = TopicSpec("notifications.retry.v1", "Notifications waiting for a retry after a temporary failure.", Notification)
 NOTIFY_STATUS = TopicSpec("notifications.status.v1", "Delivery state changes, keyed by idempotency key.", DeliveryStatus)
 NOTIFY_DLQ = TopicSpec("notifications.dlq.v1", "Notifications that failed for good, with reasons.", DeadLetter, retention_ms=90 * DAY_MS)
 REPLIES = TopicSpec("replies.received.v1", "Inbound SMS replies, keyed by sender.", InboundReply)
@@ -55,7 +56,7 @@ AUDIT = TopicSpec("audit.log.v1", "Audit trail of secretariat and system actions
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     REPORTS_SUBMITTED, REPORTS_DLQ, CASE_EVENTS, CASE_INDEX, MEMBERS, TOKENS, ACTIONS,
-    NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_STATUS, NOTIFY_DLQ, REPLIES, AUDIT,
+    NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_RETRY, NOTIFY_STATUS, NOTIFY_DLQ, REPLIES, AUDIT,
 )
 
 

@@ -1,0 +1,144 @@
+"""Who gets what: secretariat alerts and call-to-action notifications (plain functions, no I/O)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from agents.texts import country_name, render, render_text
+from schemas.actions import CallToAction
+from schemas.base import FieldProblem
+from schemas.cases import Case
+from schemas.members import Member
+from schemas.notifications import Lane, Notification
+from schemas.vocab import Channel, Consent, Role, Urgency
+
+ALERT_LEVELS = (Urgency.high, Urgency.critical)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", _fold(text))
+
+
+def identifying_mentions(case: Case, text: str) -> list[str]:
+    """Which identifying details of the case a text contains ('defenders.0.name', 'locality'), for do no harm."""
+    words = set(_words(text))
+    folded = " ".join(_words(text))
+    found = []
+    for report in case.reports:
+        for i, defender in enumerate(report.report.defenders):
+            if not defender.name:
+                continue
+            parts = [w for w in _words(defender.name) if len(w) >= 3]
+            if " ".join(_words(defender.name)) in folded or any(p in words for p in parts):
+                found.append(f"defenders.{i}.name")
+        locality = report.report.locality
+        if locality and " ".join(_words(locality)) in folded:
+            found.append("locality")
+    return sorted(set(found))
+
+
+def check_do_no_harm(case: Case, messages: dict[str, str]) -> list[FieldProblem]:
+    """Problems with texts for a case whose consent is only `network`: no names, no locality."""
+    if case.consent is Consent.public:
+        return []
+    problems = []
+    for lang, text in sorted(messages.items()):
+        mentions = identifying_mentions(case, text)
+        if mentions:
+            what = " and ".join("a defender's name" if m.startswith("defenders") else "the locality" for m in mentions)
+            problems.append(FieldProblem(field=f"messages.{lang}", message=(
+                f"contains {what}; the case's consent is '{case.consent.value}', so members may not be told "
+                "who or where (do no harm). Remove it, or record public consent first.")))
+    return problems
+
+
+def template_values(case: Case, language: str, deadline: str | None = None) -> dict:
+    """Values the message templates may use (never names or localities)."""
+    return {
+        "reference": case.reference, "country": country_name(case.country, language),
+        "incident": case.incident_type.value.replace("_", " "), "urgency": case.urgency.value,
+        "deadline": deadline,
+    }
+
+
+def prefill(case: Case, kind: str, languages: Iterable[str], deadline: str | None = None) -> dict[str, str]:
+    """Template texts per language for a call to action."""
+    return {lang: render(f"actions.{kind}", lang, **template_values(case, lang, deadline)) for lang in languages}
+
+
+@dataclass
+class FanOut:
+    """Notifications to send and members skipped because they opted out of a channel."""
+
+    notifications: list[Notification] = field(default_factory=list)
+    opted_out: list[tuple[str, Channel]] = field(default_factory=list)
+
+
+def action_key(action_id: str, member_id: str, channel: Channel) -> str:
+    """The deterministic idempotency key of one action's notification to one member on one channel."""
+    return f"act:{action_id}:{member_id}:{channel.value}"
+
+
+def address(member: Member, channel: Channel) -> str | None:
+    """The member's address on a channel, if any."""
+    return member.phone if channel is Channel.sms else member.email
+
+
+def fan_out_action(action: CallToAction, case: Case, members: Iterable[Member]) -> FanOut:
+    """One notification per (action, member, channel) in the member's language (English fallback)."""
+    out = FanOut()
+    deadline = action.deadline.strftime("%Y-%m-%d") if action.deadline else None
+    for member in members:
+        lang = member.language if member.language in action.messages else "en"
+        text = action.messages.get(lang) or next(iter(action.messages.values()))
+        values = template_values(case, lang, deadline)
+        for channel in action.channels:
+            if channel not in member.channels or not address(member, channel):
+                continue
+            if channel in member.opted_out:
+                out.opted_out.append((member.member_id, channel))
+                continue
+            out.notifications.append(Notification(
+                idempotency_key=action_key(action.action_id, member.member_id, channel), member_id=member.member_id,
+                channel=channel, to=address(member, channel), language=lang, body=render_text(text, **values),
+                subject=render("action_subject", lang, **values) if channel is Channel.email else None,
+                lane=Lane.bulk, action_id=action.action_id, case_id=case.case_id,
+            ))
+    return out
+
+
+def alert_notifications(case: Case, members: Iterable[Member], link: str) -> list[Notification]:
+    """Alerts to every on-call secretariat member for a case at high or critical urgency."""
+    if case.urgency not in ALERT_LEVELS:
+        return []
+    out = []
+    for member in members:
+        if Role.secretariat_oncall not in member.roles:
+            continue
+        lang = member.language
+        values = template_values(case, lang) | {"link": link}
+        for channel in (Channel.sms, Channel.email):
+            if channel not in member.channels or channel in member.opted_out or not address(member, channel):
+                continue
+            out.append(Notification(
+                idempotency_key=f"alert:{case.case_id}:{case.urgency.value}:{member.member_id}:{channel.value}",
+                member_id=member.member_id, channel=channel, to=address(member, channel), language=lang,
+                body=render("alert", lang, **values), lane=Lane.priority, case_id=case.case_id,
+                subject=render("alert_subject", lang, **values) if channel is Channel.email else None,
+            ))
+    return out
+
+
+def needs_alert(before: Case | None, after: Case) -> bool:
+    """A new case at high/critical, or one whose urgency rose into high/critical."""
+    if after.urgency not in ALERT_LEVELS:
+        return False
+    return before is None or after.urgency > before.urgency

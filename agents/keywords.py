@@ -1,0 +1,49 @@
+"""What an SMS reply asks for: SIGN, STOP, START, HELP or nothing we know, in the network's languages."""
+
+from __future__ import annotations
+
+import unicodedata
+from enum import StrEnum
+
+
+class Intent(StrEnum):
+    """The meaning of a reply."""
+
+    sign = "sign"
+    stop = "stop"
+    start = "start"
+    help = "help"
+    unknown = "unknown"
+
+
+# Carriers and Twilio treat STOP-family words as opt-out in any language; we honour the common local ones too.
+KEYWORDS: dict[Intent, set[str]] = {
+    Intent.sign: {"sign", "signed", "firmo", "firma", "firmar", "signe", "signer", "je signe", "assino", "assinar",
+                  "assina", "اوقع", "أوقع", "وقع", "توقيع", "اوقّع", "أوقّع"},
+    Intent.stop: {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "baja", "alto", "parar", "para",
+                  "arret", "arrêt", "arreter", "arrêter", "sair", "cancelar", "توقف", "الغاء", "إلغاء", "ايقاف", "إيقاف"},
+    Intent.start: {"start", "yes", "unstop", "alta", "iniciar", "comenzar", "reprendre", "commencer", "começar",
+                   "comecar", "voltar", "ابدأ", "ابدا", "بدء"},
+    Intent.help: {"help", "info", "ayuda", "aide", "ajuda", "مساعدة", "مساعده"},
+}
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    # Drop combining marks (accents, Arabic harakat) and tatweel; keep letters.
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and c != "\u0640")
+
+
+_FOLDED = {intent: {_fold(w) for w in words} for intent, words in KEYWORDS.items()}
+
+
+def intent_of(body: str) -> Intent:
+    """The intent of a reply: its whole text, or its first word, matched accent- and case-insensitively."""
+    text = _fold(body).strip(" .!¡?¿،؟\n\t")
+    if not text:
+        return Intent.unknown
+    first = text.split()[0].strip(" .!¡?¿،؟")
+    for intent in (Intent.stop, Intent.start, Intent.sign, Intent.help):
+        if text in _FOLDED[intent] or first in _FOLDED[intent]:
+            return intent
+    return Intent.unknown

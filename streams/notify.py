@@ -1,0 +1,168 @@
+"""Faust agents that reach people: secretariat alerts, call-to-action fan-out, delivery lanes, receipts, replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from agents.audience import oncall, select_members
+from agents.fanout import alert_notifications, fan_out_action, needs_alert
+from agents.keywords import Intent, intent_of
+from agents.regions import load_region_table
+from agents.texts import render
+from schemas.actions import CallToAction
+from schemas.base import FieldProblem, utcnow
+from schemas.cases import Case, CaseEvent
+from schemas.deadletters import DeadLetter
+from schemas.members import Member
+from schemas.notifications import DeliveryState, DeliveryStatus, Lane, Notification
+from schemas.replies import InboundReply
+from schemas.vocab import Channel
+from streams.delivery import Deliverer, apply_status
+from streams.runtime import Runtime
+
+log = logging.getLogger("solidarity.notify")
+BATCH, WITHIN = 256, 0.02
+
+
+def register_notify(rt: Runtime) -> None:
+    """Register alerts, fan-out, delivery, receipts and replies on the app."""
+    app, t, tb = rt.app, rt.topics, rt.tables
+    deliverer = Deliverer(rt)
+    rt.extras["deliverer"] = deliverer
+    region_of = load_region_table().network_region
+
+    async def send_notifications(notes: list[Notification]) -> None:
+        topic = {Lane.priority: t.notifications_priority, Lane.bulk: t.notifications_bulk}
+        for n in notes:
+            await topic[n.lane].send(key=n.idempotency_key.encode(), value=n)
+
+    async def alert_secretariat(before: Case | None, after: Case, event: CaseEvent) -> None:
+        """A new or escalated high/critical case pages every on-call member at once."""
+        if needs_alert(before, after):
+            link = f"{rt.settings.dashboard_url.rstrip('/')}/cases/{after.case_id}"
+            notes = alert_notifications(after, oncall(tb.members.values()), link)
+            await send_notifications(notes)
+            rt.extras.setdefault("alert_times", {})[after.case_id] = event.at
+
+    rt.extras.setdefault("case_hooks", []).append(alert_secretariat)
+
+    @app.agent(t.actions_approved, name="fan_out_actions")
+    async def fan_out_actions(stream):
+        """One notification per (action, member, channel); replays produce the same keys."""
+        async for action in stream:
+            action: CallToAction
+            case = tb.cases.get(action.case_id)
+            if case is None:
+                log.warning("action %s refers to an unknown case", action.action_id)
+                continue
+            tb.actions[action.action_id] = action
+            members = select_members(tb.members.values(), action.audience, region_of)
+            plan = fan_out_action(action, case, members)
+            stats = dict(tb.action_stats.get(action.action_id) or {})
+            stats.update(targeted=len(plan.notifications) + len(plan.opted_out), queued=len(plan.notifications),
+                         skipped_opted_out=len(plan.opted_out), started_at=utcnow().isoformat())
+            tb.action_stats[action.action_id] = stats
+            for member_id in {n.member_id for n in plan.notifications}:
+                tb.latest_action[member_id] = action.action_id
+            await send_notifications(plan.notifications)
+
+    async def deliver_lane(stream):
+        async for batch in stream.take(BATCH, within=WITHIN):
+            await deliverer.deliver_batch(batch)
+
+    app.agent(t.notifications_priority, name="deliver_priority")(deliver_lane)
+    app.agent(t.notifications_bulk, name="deliver_bulk")(deliver_lane)
+
+    @app.agent(t.notifications_retry, name="deliver_retries")
+    async def deliver_retries(stream):
+        """Retry temporary failures once their back-off has passed."""
+        async for batch in stream.take(BATCH, within=WITHIN):
+            due = max((n.not_before for n in batch if n.not_before), default=None)
+            if due is not None:
+                await asyncio.sleep(max(0.0, (due - utcnow()).total_seconds()))
+            await deliverer.deliver_batch(batch)
+
+    @app.agent(t.notifications_status, name="track_deliveries")
+    async def track_deliveries(stream):
+        """Apply provider receipts; an undelivered SMS ends in the dead-letter topic with its reason."""
+        async for status in stream:
+            status: DeliveryStatus
+            if status.reason != "receipt":
+                continue
+            if apply_status(rt, status) and status.state is DeliveryState.failed:
+                await t.notifications_dlq.send(key=status.idempotency_key.encode(), value=DeadLetter(
+                    source_topic="notifications", key=status.idempotency_key, stage="deliver",
+                    reasons=[FieldProblem(field="delivery", message=f"undelivered ({status.error_code or 'no code'})")],
+                    payload=status.model_dump_json()))
+
+    @app.agent(t.replies_received, name="handle_replies")
+    async def handle_replies(stream):
+        """SIGN records a signature; STOP/START opt out or in; anything else gets help (3 a hour at most)."""
+        async for reply in stream:
+            await handle_reply(rt, reply, send_notifications)
+
+    @app.timer(interval=3600.0)
+    async def forget_old_webhooks():
+        """Keep the webhook de-duplication table small."""
+        cutoff = (utcnow() - timedelta(days=2)).isoformat()
+        for key, seen in list(tb.webhook_seen.items()):
+            if seen < cutoff:
+                del tb.webhook_seen[key]
+
+
+async def handle_reply(rt: Runtime, reply: InboundReply, send) -> None:
+    """Act on one inbound SMS."""
+    from streams.members import publish_member
+
+    tb = rt.tables
+    member_id = tb.member_phones.get(reply.from_phone)
+    member: Member | None = tb.members.get(member_id) if member_id else None
+    if member is None:
+        log.info("reply from a number that is not a member ignored (sid %s)", reply.message_sid)
+        return
+    intent, lang = intent_of(reply.body), member.language
+    text, automatic = None, False
+    if intent is Intent.sign:
+        text = _sign(rt, member, reply) or render("replies.nothing_to_sign", lang)
+    elif intent is Intent.stop:
+        if Channel.sms not in member.opted_out:
+            await publish_member(rt, member.model_copy(update={"opted_out": [*member.opted_out, Channel.sms]}))
+        text = render("replies.stopped", lang)
+    elif intent is Intent.start:
+        await publish_member(rt, member.model_copy(update={"opted_out": [c for c in member.opted_out if c != Channel.sms]}))
+        text = render("replies.started", lang)
+    else:
+        text, automatic = render("replies.help", lang), True
+    if automatic and not _may_auto_reply(rt, reply.from_phone, rt.settings.delivery.auto_replies_per_hour):
+        return
+    await send([Notification(idempotency_key=f"reply:{reply.message_sid}", member_id=member.member_id,
+                             channel=Channel.sms, to=reply.from_phone, language=lang, body=text, lane=Lane.priority)])
+
+
+def _sign(rt: Runtime, member: Member, reply: InboundReply) -> str | None:
+    """Record a signature on the member's latest open action; the thank-you text, or None if none is open."""
+    tb = rt.tables
+    action_id = tb.latest_action.get(member.member_id)
+    action = tb.actions.get(action_id) if action_id else None
+    if action is None or (action.deadline and action.deadline < reply.received_at):
+        return None
+    key = f"{action_id}|{member.member_id}"
+    if key not in tb.signatures:
+        tb.signatures[key] = {"member_id": member.member_id, "organization": member.organization,
+                              "country": member.country, "signed_at": reply.received_at.isoformat()}
+        stats = dict(tb.action_stats.get(action_id) or {})
+        stats["signed"] = stats.get("signed", 0) + 1
+        tb.action_stats[action_id] = stats
+    return render("replies.signed", member.language, reference=action.reference)
+
+
+def _may_auto_reply(rt: Runtime, phone: str, per_hour: int) -> bool:
+    """At most `per_hour` automatic replies per number per hour."""
+    now = utcnow()
+    recent = [t for t in (rt.tables.auto_replies.get(phone) or []) if datetime.fromisoformat(t) > now - timedelta(hours=1)]
+    if len(recent) >= per_hour:
+        return False
+    rt.tables.auto_replies[phone] = [*recent, now.isoformat()]
+    return True

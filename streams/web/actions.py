@@ -1,0 +1,133 @@
+"""Calls to action: approve one for a case, follow its progress, download its signatories."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from aiohttp import web
+from faust.web import View
+from pydantic import ValidationError
+
+from agents.audience import select_members
+from agents.fanout import check_do_no_harm, prefill
+from agents.regions import load_region_table
+from notifiers.segments import segments
+from schemas.actions import ActionIn, CallToAction
+from schemas.base import FieldProblem, problems_from
+from schemas.vocab import CaseStatus, Channel, Consent, TokenRole
+from streams.ids import new_id
+from streams.runtime import Runtime
+from streams.web.cases import find_case
+from streams.web.common import ApiError, authenticate, guarded, json_response, read_json
+
+COUNTERS = ("targeted", "queued", "sent", "delivered", "failed", "opted_out", "signed")
+MAX_SMS_SEGMENTS = 2
+
+
+def sms_warnings(messages: dict[str, str]) -> list[dict]:
+    """A warning per language whose SMS text runs over two segments."""
+    out = []
+    for lang, text in sorted(messages.items()):
+        info = segments(text)
+        if info.segments > MAX_SMS_SEGMENTS:
+            out.append({"field": f"messages.{lang}", "message": (
+                f"{info.segments} SMS segments ({info.encoding}, {info.chars} characters): members pay per "
+                f"segment and long texts arrive late; aim for {MAX_SMS_SEGMENTS} or fewer")})
+    return out
+
+
+def action_counts(rt: Runtime, action_id: str) -> dict:
+    """The public counters of an action."""
+    stats = rt.tables.action_stats.get(action_id) or {}
+    counts = {name: int(stats.get(name, 0)) for name in COUNTERS}
+    counts["opted_out"] += int(stats.get("skipped_opted_out", 0))
+    return counts
+
+
+async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) -> dict:
+    """Validate and publish a call to action; refuse unverified cases and texts that would do harm."""
+    try:
+        req = ActionIn.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(422, problems_from(exc)) from None
+    case = find_case(rt, case_id)
+    if case is None:
+        raise ApiError(404, "no such case", field="case_id")
+    if case.status is not CaseStatus.verified:
+        raise ApiError(409, f"the case is {case.status.value}; verify it with the source before any call to action",
+                       field="status")
+    if case.consent < Consent.network:
+        raise ApiError(409, f"consent is '{case.consent.value}': members may be told only with 'network' or "
+                            "'public' consent", field="consent")
+    members = select_members(rt.tables.members.values(), req.audience, load_region_table().network_region)
+    deadline = req.deadline.strftime("%Y-%m-%d") if req.deadline else None
+    wanted = {m.language for m in members} | {"en"}
+    messages = prefill(case, req.kind.value, sorted(wanted - set(req.messages)), deadline) | dict(req.messages)
+    problems = check_do_no_harm(case, dict(req.messages))
+    if problems:
+        raise ApiError(422, problems)
+    action = CallToAction(action_id=new_id("act"), case_id=case.case_id, reference=case.reference, kind=req.kind,
+                          audience=req.audience, messages=messages, channels=req.channels, deadline=req.deadline,
+                          approved_by=actor)
+    fut = await rt.topics.actions_approved.send(key=action.action_id.encode(), value=action)
+    await fut
+    recipients = {ch.value: sum(1 for m in members if ch in m.channels and ch not in m.opted_out
+                                and (m.phone if ch is Channel.sms else m.email)) for ch in req.channels}
+    return {"action_id": action.action_id, "case_id": case.case_id, "recipients": recipients,
+            "messages": messages, "warnings": sms_warnings(messages) if Channel.sms in req.channels else []}
+
+
+def signatories_csv(rt: Runtime, action_id: str) -> str:
+    """CSV of the organisations that signed (no phone numbers or contact names)."""
+    prefix = f"{action_id}|"
+    rows = sorted((v for k, v in rt.tables.signatures.items() if k.startswith(prefix)), key=lambda r: r["signed_at"])
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["member_id", "organization", "country", "signed_at"])
+    for r in rows:
+        writer.writerow([r["member_id"], r["organization"], r["country"], r["signed_at"]])
+    return out.getvalue()
+
+
+def register_action_views(rt: Runtime) -> None:
+    """Add the call-to-action endpoints (before the generic case routes, so they match first)."""
+
+    @rt.app.page("/api/v1/cases/{case_id}/actions")
+    class Approve(View):
+        """Approve a call to action for a case."""
+
+        @guarded
+        async def post(self, request: web.Request, case_id: str) -> web.Response:
+            """Publish a call to action; 202 with recipients per channel and segment warnings."""
+            who = authenticate(rt, request, TokenRole.secretariat)
+            body = await read_json(request, rt.settings.web.max_body_bytes)
+            return json_response(await approve_action(rt, case_id, body, who.name), status=202)
+
+    @rt.app.page("/api/v1/actions/{action_id}")
+    class Progress(View):
+        """Progress of a call to action."""
+
+        @guarded
+        async def get(self, request: web.Request, action_id: str) -> web.Response:
+            """Counters targeted, queued, sent, delivered, failed, opted_out, signed."""
+            authenticate(rt, request, TokenRole.secretariat)
+            action = rt.tables.actions.get(action_id)
+            if action is None:
+                raise ApiError(404, "no such action (a call just approved may take a moment)", field="action_id")
+            return json_response({"action_id": action_id, "case_id": action.case_id, "kind": action.kind.value,
+                                  "reference": action.reference, "channels": [c.value for c in action.channels],
+                                  "counts": action_counts(rt, action_id)})
+
+    @rt.app.page("/api/v1/actions/{action_id}/signatories.csv")
+    class Signatories(View):
+        """Organisations that signed."""
+
+        @guarded
+        async def get(self, request: web.Request, action_id: str) -> web.Response:
+            """The signatories as CSV."""
+            authenticate(rt, request, TokenRole.secretariat)
+            if rt.tables.actions.get(action_id) is None:
+                raise ApiError(404, "no such action", field="action_id")
+            return web.Response(text=signatories_csv(rt, action_id), content_type="text/csv",
+                                headers={"Content-Disposition": f'attachment; filename="{action_id}-signatories.csv"'})

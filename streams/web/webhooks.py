@@ -1,0 +1,89 @@
+"""Twilio webhooks: delivery receipts and inbound SMS, both signature-checked and de-duplicated."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from faust.web import View
+from twilio.request_validator import RequestValidator
+
+from schemas.base import utcnow
+from schemas.notifications import DeliveryState, DeliveryStatus
+from schemas.replies import InboundReply
+from schemas.vocab import Channel
+from streams.runtime import Runtime
+
+log = logging.getLogger("solidarity.webhooks")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+RECEIPTS = {"delivered": DeliveryState.delivered, "undelivered": DeliveryState.failed, "failed": DeliveryState.failed}
+
+
+async def signed_form(rt: Runtime, request: web.Request) -> dict[str, str] | None:
+    """The form parameters if X-Twilio-Signature matches our public URL and auth token, else None."""
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    url = rt.settings.web.public_url.rstrip("/") + request.path_qs
+    validator = RequestValidator(rt.settings.twilio.auth_token.get_secret_value())
+    if not validator.validate(url, form, request.headers.get("X-Twilio-Signature", "")):
+        return None
+    return form
+
+
+def first_time(rt: Runtime, key: str) -> bool:
+    """True the first time a webhook key is seen; repeats (Twilio retries) are ignored."""
+    if key in rt.tables.webhook_seen:
+        return False
+    rt.tables.webhook_seen[key] = utcnow().isoformat()
+    return True
+
+
+def register_webhook_views(rt: Runtime) -> None:
+    """Add the Twilio webhook endpoints."""
+
+    @rt.app.page("/webhooks/twilio/status")
+    class Status(View):
+        """Delivery receipts (StatusCallback)."""
+
+        async def post(self, request: web.Request) -> web.Response:
+            """Record delivered/undelivered for the notification the message belongs to."""
+            form = await signed_form(rt, request)
+            if form is None:
+                return web.Response(status=403, text="invalid signature")
+            sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+            state = RECEIPTS.get(status)
+            if not sid or state is None or not first_time(rt, f"status:{sid}:{status}"):
+                return web.Response(status=204)
+            key = None
+            for _ in range(40):
+                # The receipt can overtake our own record of the send by a few milliseconds.
+                key = rt.tables.sid_index.get(sid)
+                if key:
+                    break
+                await asyncio.sleep(0.05)
+            if key is None:
+                log.warning("receipt for an unknown message sid %s", sid)
+                return web.Response(status=204)
+            entry = rt.tables.ledger.get(key) or {}
+            await rt.topics.notifications_status.send(key=key.encode(), value=DeliveryStatus(
+                idempotency_key=key, member_id=entry.get("member_id", ""), channel=Channel.sms, state=state,
+                action_id=entry.get("action_id"), provider_id=sid, error_code=form.get("ErrorCode") or None,
+                reason="receipt"))
+            return web.Response(status=204)
+
+    @rt.app.page("/webhooks/twilio/sms")
+    class Inbound(View):
+        """Inbound SMS replies."""
+
+        async def post(self, request: web.Request) -> web.Response:
+            """Queue the reply for the replies agent; answer with empty TwiML (replies go out as our own SMS)."""
+            form = await signed_form(rt, request)
+            if form is None:
+                return web.Response(status=403, text="invalid signature")
+            sid = form.get("MessageSid") or form.get("SmsSid") or ""
+            if sid and form.get("From") and first_time(rt, f"sms:{sid}"):
+                reply = InboundReply(message_sid=sid, from_phone=form["From"], to_phone=form.get("To", ""),
+                                     body=(form.get("Body") or "")[:1600])
+                fut = await rt.topics.replies_received.send(key=reply.from_phone.encode(), value=reply)
+                await fut
+            return web.Response(text=EMPTY_TWIML, content_type="text/xml")
