@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.cases import Case, CaseEvent, CaseEventKind
+from agents.routing import eligible_mechanisms
+from schemas.cases import Case, CaseEvent, CaseEventKind, StoredReport
 from schemas.vocab import CaseStatus, Consent, Urgency
 
 
@@ -25,10 +26,16 @@ def check_transition(case: Case, kind: CaseEventKind, data: dict | None = None) 
     allowed = ALLOWED_FROM.get(kind)
     if allowed is not None and case.status not in allowed:
         raise TransitionRefused(f"a {case.status.value} case cannot be {kind.value.replace('_', ' ')}")
-    if kind is CaseEventKind.escalated:
-        new = Urgency((data or {})["urgency"])
-        if new <= case.urgency:
-            raise TransitionRefused(f"escalation may only raise urgency above {case.urgency.value}")
+    data = data or {}
+    try:
+        if kind is CaseEventKind.escalated:
+            new = Urgency(data["urgency"])
+            if new <= case.urgency:
+                raise TransitionRefused(f"escalation may only raise urgency above {case.urgency.value}")
+        elif kind is CaseEventKind.consent_changed:
+            Consent(data["consent"])
+    except (KeyError, ValueError):
+        raise TransitionRefused(f"a {kind.value.replace('_', ' ')} event needs a valid level") from None
 
 
 def open_case(event: CaseEvent) -> Case:
@@ -50,30 +57,60 @@ def _bare(event: CaseEvent) -> CaseEvent:
     return event.model_copy(update={"report": None}) if event.report is not None else event
 
 
-def apply_event(case: Case | None, event: CaseEvent) -> Case | None:
-    """Return the case after `event`; replays of an event already applied change nothing."""
+def case_mechanisms(reports: list[StoredReport], consent: Consent, urgency: Urgency) -> list[str]:
+    """Mechanisms of a case: the union over its reports, each read with the case's consent and urgency."""
+    found: set[str] = set()
+    for stored in reports:
+        found |= set(eligible_mechanisms(stored.report.model_copy(update={"consent": consent}), urgency))
+    return sorted(found)
+
+
+def refusal(case: Case | None, event: CaseEvent) -> str | None:
+    """Why `event` cannot be folded into `case`, or None when it applies (or is a harmless replay)."""
     if event.kind is CaseEventKind.opened:
-        return case if case is not None else open_case(event)
+        return None if case is not None or event.report is not None else "an opened event must carry its report"
     if case is None:
+        return "no such case"
+    if event.kind is CaseEventKind.alias or any(h.event_id == event.event_id for h in case.history):
         return None
+    try:
+        check_transition(case, event.kind, event.data)
+    except TransitionRefused as exc:
+        return str(exc)
+    if event.kind is CaseEventKind.report_merged and event.report is None:
+        return "a merge event must carry its report"
+    return None
+
+
+def apply_event(case: Case | None, event: CaseEvent) -> Case | None:
+    """Return the case after `event`; replays and events that do not apply (see `refusal`) change nothing."""
+    if event.kind is CaseEventKind.opened:
+        return case if case is not None or event.report is None else open_case(event)
+    if case is None or event.kind is CaseEventKind.alias:
+        return case
     if any(h.event_id == event.event_id for h in case.history):
+        return case
+    if refusal(case, event) is not None:
+        # Two secretariat requests may race (close, then verify): the first one folded wins.
         return case
     update: dict = {"updated_at": event.at, "history": [*case.history, _bare(event)]}
     kind, data = event.kind, event.data
     if kind is CaseEventKind.report_merged:
         stored = event.report
-        if stored is None or any(r.report_id == stored.report_id for r in case.reports):
+        if any(r.report_id == stored.report_id for r in case.reports):
             return case
         update |= _merge(case, stored)
     elif kind is CaseEventKind.verified:
         update["status"] = CaseStatus.verified
     elif kind is CaseEventKind.escalated:
         new = Urgency(data["urgency"])
-        if new > case.urgency:
-            update["urgency"] = new
-            update["reasons"] = [*case.reasons, f"escalated by the secretariat to {new.value}: {event.reason or ''}".rstrip(": ")]
+        update["urgency"] = new
+        update["reasons"] = [*case.reasons, f"escalated by the secretariat to {new.value}: {event.reason or ''}".rstrip(": ")]
+        update["mechanisms"] = case_mechanisms(case.reports, case.consent, new)
     elif kind is CaseEventKind.consent_changed:
-        update["consent"] = Consent(data["consent"])
+        consent = Consent(data["consent"])
+        update["consent"] = consent
+        update["mechanisms"] = case_mechanisms(case.reports, consent, case.urgency)
     elif kind is CaseEventKind.closed:
         update["status"], update["outcome"] = CaseStatus.closed, event.reason
     elif kind is CaseEventKind.dismissed:
@@ -81,17 +118,18 @@ def apply_event(case: Case | None, event: CaseEvent) -> Case | None:
     return case.model_copy(update=update)
 
 
-def _merge(case: Case, stored) -> dict:
-    """Fold a duplicate report in: highest urgency wins, the narrowest consent wins, mechanisms unite."""
+def _merge(case: Case, stored: StoredReport) -> dict:
+    """Fold a duplicate report in: highest urgency wins, the narrowest consent wins, mechanisms recomputed."""
     cls = stored.classification
-    update: dict = {"reports": [*case.reports, stored]}
+    reports = [*case.reports, stored]
+    update: dict = {"reports": reports}
+    urgency = case.urgency
     if cls.urgency > case.urgency:
-        update["urgency"] = cls.urgency
+        urgency = update["urgency"] = cls.urgency
         update["reasons"] = [*cls.reasons, f"raised by merged report {stored.reference}"]
-    update["mechanisms"] = sorted(set(case.mechanisms) | set(cls.mechanisms))
-    narrower = min(case.consent, stored.report.consent)
-    if narrower != case.consent:
-        # Do no harm: a merged report can only narrow what may be shared, never widen it.
-        update["consent"] = narrower
-        update["mechanisms"] = [] if narrower is Consent.private else update["mechanisms"]
+    # Do no harm: a merged report can only narrow what may be shared, never widen it.
+    consent = update["consent"] = min(case.consent, stored.report.consent)
+    # Recomputed rather than united: the new report's own mechanisms were chosen under its own consent,
+    # which may be wider than the case's.
+    update["mechanisms"] = case_mechanisms(reports, consent, urgency)
     return update

@@ -40,14 +40,28 @@ def dedup_key_of(raw: dict) -> str:
     return dedup_key(country if isinstance(country, str) else "", itype if isinstance(itype, str) else "")
 
 
-def reject(source: str, key: str | None, payload: bytes | str, problems: list[FieldProblem]) -> IntakeOutcome:
+def loggable_fields(problems: list[FieldProblem]) -> str:
+    """The problems' field paths for a log line; names of unknown fields are the sender's words, so hidden."""
+    paths = []
+    for p in problems:
+        if p.message == "unknown field":
+            parent = p.field.rpartition(".")[0]
+            paths.append(f"{parent}.<unknown>" if parent else "<unknown>")
+        else:
+            paths.append(p.field)
+    return ", ".join(paths)
+
+
+def reject(source: str, key: str | None, payload: bytes | str | None, problems: list[FieldProblem]) -> IntakeOutcome:
     """An outcome that dead-letters the payload with its problems."""
-    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else (payload or "")
     return IntakeOutcome(dead_letter=DeadLetter(source_topic=source, key=key, reasons=problems, payload=text, stage="validate"))
 
 
-def parse_submission(payload: bytes) -> tuple[ReportSubmitted, ReportIn] | list[FieldProblem]:
-    """Validate envelope and body; return both, or every problem found."""
+def parse_submission(payload: bytes | None) -> tuple[ReportSubmitted, ReportIn] | list[FieldProblem]:
+    """Validate envelope and body; return both, or every problem found (paths relative to the envelope)."""
+    if not payload:
+        return [FieldProblem(field="body", message="empty message")]
     try:
         envelope = ReportSubmitted.model_validate_json(payload)
     except ValidationError as exc:
@@ -55,11 +69,13 @@ def parse_submission(payload: bytes) -> tuple[ReportSubmitted, ReportIn] | list[
     try:
         return envelope, ReportIn.model_validate(envelope.report)
     except ValidationError as exc:
-        return problems_from(exc)
+        # The dead letter keeps the whole envelope, so body problems are named from there: report.country.
+        return [p.model_copy(update={"field": f"report.{p.field}" if p.field != "body" else "report"})
+                for p in problems_from(exc)]
 
 
 def process_submission(
-    payload: bytes, source: str, key: str | None, lookup: Callable[[str], list[CaseSummary]],
+    payload: bytes | None, source: str, key: str | None, lookup: Callable[[str], list[CaseSummary]],
 ) -> IntakeOutcome:
     """Validate, classify and either open a case or merge into an open duplicate."""
     parsed = parse_submission(payload)
@@ -83,7 +99,8 @@ def process_submission(
     merged = CaseEvent(
         event_id=f"{envelope.report_id}:merged", case_id=match.case_id, kind=CaseEventKind.report_merged,
         actor="system", at=envelope.received_at, reason=f"report {envelope.reference} matches this case",
-        data={"report_id": envelope.report_id, "reference": envelope.reference}, report=stored,
+        data={"report_id": envelope.report_id, "reference": envelope.reference, "proposed_case_id": envelope.case_id},
+        report=stored,
     )
     alias = CaseEvent(
         event_id=f"{envelope.report_id}:alias", case_id=envelope.case_id, kind=CaseEventKind.alias,

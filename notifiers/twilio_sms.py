@@ -110,6 +110,11 @@ class TwilioSmsNotifier(Notifier):
             result.append(ProviderMessage(m.sid or "", m.to or to, m.from_, m.body, m.status, when))
         return result
 
+    async def status(self, provider_id: str) -> str | None:
+        """The provider's current status of one message (queued, sent, delivered, undelivered, failed)."""
+        message = await self._call("fetch", self._twilio().messages(provider_id).fetch_async())
+        return message.status
+
     async def close(self) -> None:
         """Close the HTTP session."""
         if self._http is not None:

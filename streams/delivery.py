@@ -28,16 +28,6 @@ UNKNOWN_OUTCOME = DeliveryState.sending.value
 LOOKUP_MARGIN = timedelta(minutes=2)
 
 
-def bump(rt: Runtime, action_id: str | None, *counters: str) -> None:
-    """Add one to an action's counters (called only on a ledger transition, so replays do not double count)."""
-    if not action_id:
-        return
-    stats = dict(rt.tables.action_stats.get(action_id) or {})
-    for name in counters:
-        stats[name] = stats.get(name, 0) + 1
-    rt.tables.action_stats[action_id] = stats
-
-
 class Deliverer:
     """Sends notifications exactly once per idempotency key, at the provider's pace."""
 
@@ -45,7 +35,7 @@ class Deliverer:
         self.rt = rt
         d = rt.settings.delivery
         self.pacers = {Channel.sms: Pacer(d.sms_segments_per_second), Channel.email: Pacer(d.email_per_second)}
-        self.inflight: set[str] = set()
+        self.inflight: dict[str, asyncio.Event] = {}
         self._notifiers: dict[Channel, object] = {}
         self._sem = asyncio.Semaphore(128)
 
@@ -73,27 +63,42 @@ class Deliverer:
 
     async def deliver_batch(self, batch: list[Notification]) -> None:
         """Mark a batch 'sending' durably, then send each notification that is not settled yet."""
+        keys = {n.idempotency_key for n in batch}
+        # A key still being sent by another batch (its retry can overtake it): wait for that send to end,
+        # then decide from the ledger. Skipping it instead would drop the retry.
+        while busy := [self.inflight[k] for k in keys if k in self.inflight]:
+            await busy[0].wait()
         ledger, todo, seen = self.rt.tables.ledger, [], set()
         for n in batch:
             key = n.idempotency_key
             prior = ledger.get(key)
-            if key in seen or key in self.inflight or (prior and prior["state"] in SETTLED):
+            if key in seen or (prior and prior["state"] in SETTLED):
                 continue
             seen.add(key)
             todo.append((n, prior))
+            self.inflight[key] = asyncio.Event()
             if not prior or prior["state"] != UNKNOWN_OUTCOME:
+                # The notification rides along until it settles, so the reconciler can finish it after a crash.
                 ledger[key] = {"state": UNKNOWN_OUTCOME, "since": utcnow().isoformat(), "attempt": n.attempt,
-                               "action_id": n.action_id, "channel": n.channel.value, "member_id": n.member_id}
+                               "action_id": n.action_id, "channel": n.channel.value, "member_id": n.member_id,
+                               "notification": n.model_dump(mode="json")}
         if not todo:
             return
-        self.inflight.update(n.idempotency_key for n, _ in todo)
         try:
             # The 'sending' marks must be on the broker before any provider call: after a crash they tell
             # us to ask the provider instead of resending.
             await self.rt.app.producer.flush()
-            await asyncio.gather(*(self._deliver(n, prior) for n, prior in todo))
+        except BaseException:
+            for n, _ in todo:
+                self.inflight.pop(n.idempotency_key).set()
+            raise
+        await asyncio.gather(*(self._deliver_tracked(n, prior) for n, prior in todo))
+
+    async def _deliver_tracked(self, n: Notification, prior: dict | None) -> None:
+        try:
+            await self._deliver(n, prior)
         finally:
-            self.inflight.difference_update(n.idempotency_key for n, _ in todo)
+            self.inflight.pop(n.idempotency_key).set()
 
     async def _deliver(self, n: Notification, prior: dict | None) -> None:
         async with self._sem:
@@ -105,7 +110,7 @@ class Deliverer:
                     found = await notifier.lookup(n.to, since)
                     match = next((m for m in found if (m.body or "") == n.body), None)
                     if match is not None:
-                        self._sent(n, match.provider_id, recovered=True)
+                        await self._sent(n, match.provider_id, recovered=True, provider_status=match.status)
                         return
                 cost = segments(n.body).segments if n.channel is Channel.sms else 1
                 await self.pacers[n.channel].acquire(cost, priority=n.lane is Lane.priority)
@@ -113,43 +118,51 @@ class Deliverer:
             except NotifierError as exc:
                 await self._failed(n, exc)
             else:
-                self._sent(n, result.provider_id)
+                await self._sent(n, result.provider_id)
 
-    def _sent(self, n: Notification, provider_id: str, recovered: bool = False) -> None:
+    async def _sent(self, n: Notification, provider_id: str, recovered: bool = False,
+                    provider_status: str | None = None) -> None:
         tb = self.rt.tables
         state = DeliveryState.sent if n.channel is Channel.sms else DeliveryState.delivered
         entry = dict(tb.ledger.get(n.idempotency_key) or {})
         entry.update(state=state.value, provider_id=provider_id, at=utcnow().isoformat(), recovered=recovered)
+        entry.pop("notification", None)
         tb.ledger[n.idempotency_key] = entry
         if n.channel is Channel.sms:
             tb.sid_index[provider_id] = n.idempotency_key
-            bump(self.rt, n.action_id, "sent")
-        else:
-            bump(self.rt, n.action_id, "sent", "delivered")
         self._observe(n, state)
+        if n.channel is not Channel.sms:
+            return
+        # A receipt may have come before we knew the sid (a send that timed out but reached the provider).
+        early = tb.early_receipts.get(provider_id)
+        receipt = RECEIPTS.get(early["status"]) if early else RECEIPTS.get(provider_status or "")
+        if receipt is not None:
+            await settle_receipt(self.rt, DeliveryStatus(
+                idempotency_key=n.idempotency_key, member_id=n.member_id, channel=n.channel, state=receipt,
+                action_id=n.action_id, provider_id=provider_id, error_code=(early or {}).get("error"), reason="receipt"))
 
     async def _failed(self, n: Notification, exc: NotifierError) -> None:
         tb, d = self.rt.tables, self.rt.settings.delivery
         entry = dict(tb.ledger.get(n.idempotency_key) or {})
         if isinstance(exc, RecipientOptedOut):
             entry.update(state=DeliveryState.opted_out.value, error=exc.code)
+            entry.pop("notification", None)
             tb.ledger[n.idempotency_key] = entry
-            bump(self.rt, n.action_id, "opted_out")
             await self._opt_out(n.member_id, n.channel)
             self._observe(n, DeliveryState.opted_out, exc)
             return
         if exc.retryable and n.attempt + 1 < d.max_attempts:
             # A timeout leaves the outcome unknown: keep 'sending' so the retry asks the provider first.
             entry.update(state=UNKNOWN_OUTCOME if exc.code == "timeout" else "retrying", error=exc.code,
-                         attempt=n.attempt + 1)
+                         attempt=n.attempt + 1, since=utcnow().isoformat())
             tb.ledger[n.idempotency_key] = entry
             delay = backoff(n.attempt + 1, d.backoff_base_seconds, d.backoff_max_seconds, exc.retry_after)
             retry = n.model_copy(update={"attempt": n.attempt + 1, "not_before": utcnow() + timedelta(seconds=delay)})
             await self.rt.topics.notifications_retry.send(key=n.idempotency_key.encode(), value=retry)
             return
         entry.update(state=DeliveryState.failed.value, error=exc.code)
+        entry.pop("notification", None)
         tb.ledger[n.idempotency_key] = entry
-        bump(self.rt, n.action_id, "failed")
         reason = f"{exc.code or 'error'}: {exc}" + ("" if not exc.retryable else f" (gave up after {n.attempt + 1} attempts)")
         await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
             source_topic="notifications", key=n.idempotency_key, stage="deliver",
@@ -165,6 +178,39 @@ class Deliverer:
         if member is not None and channel not in member.opted_out:
             await publish_member(self.rt, member.model_copy(update={"opted_out": [*member.opted_out, channel]}))
 
+    async def reconcile(self, limit: int = 500) -> int:
+        """Finish notifications left unsettled by a lost receipt or a crash; return how many were acted on."""
+        tb, d = self.rt.tables, self.rt.settings.delivery
+        cutoff = utcnow() - timedelta(seconds=d.reconcile_after_seconds)
+        stale_sent, unsettled = [], []
+        for key, entry in list(tb.ledger.items()):
+            if key in self.inflight or len(stale_sent) + len(unsettled) >= limit:
+                continue
+            since = datetime.fromisoformat(entry.get("at") or entry.get("since"))
+            if since > cutoff:
+                continue
+            if entry["state"] == DeliveryState.sent.value and entry.get("channel") == Channel.sms.value:
+                stale_sent.append((key, entry))
+            elif entry["state"] in (UNKNOWN_OUTCOME, "retrying") and entry.get("notification"):
+                if entry["state"] == "retrying" and since > cutoff - timedelta(seconds=d.backoff_max_seconds):
+                    continue
+                unsettled.append(Notification.model_validate(entry["notification"]))
+        notifier = self.notifier(Channel.sms) if stale_sent else None
+        for key, entry in stale_sent:
+            try:
+                status = await notifier.status(entry["provider_id"])
+            except NotifierError:
+                continue
+            receipt = RECEIPTS.get(status or "")
+            if receipt is not None:
+                await settle_receipt(self.rt, DeliveryStatus(
+                    idempotency_key=key, member_id=entry.get("member_id", ""), channel=Channel.sms, state=receipt,
+                    action_id=entry.get("action_id"), provider_id=entry["provider_id"], reason="receipt"))
+        if unsettled:
+            # deliver_batch asks the provider first for anything whose outcome is unknown.
+            await self.deliver_batch(unsettled)
+        return len(stale_sent) + len(unsettled)
+
     def _observe(self, n: Notification, state: DeliveryState, exc: NotifierError | None = None) -> None:
         metrics = self.rt.extras.get("metrics")
         if metrics is not None:
@@ -175,6 +221,18 @@ class Deliverer:
         self.rt.topics.notifications_status.send_soon(key=n.idempotency_key.encode(), value=status)
 
 
+RECEIPTS = {"delivered": DeliveryState.delivered, "undelivered": DeliveryState.failed, "failed": DeliveryState.failed}
+
+
+async def settle_receipt(rt: Runtime, status: DeliveryStatus) -> None:
+    """Apply a receipt; an undelivered SMS ends in the dead-letter topic with its reason."""
+    if apply_status(rt, status) and status.state is DeliveryState.failed:
+        await rt.topics.notifications_dlq.send(key=status.idempotency_key.encode(), value=DeadLetter(
+            source_topic="notifications", key=status.idempotency_key, stage="deliver",
+            reasons=[FieldProblem(field="delivery", message=f"undelivered ({status.error_code or 'no code'})")],
+            payload=status.model_dump_json()))
+
+
 def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
     """Apply a provider delivery receipt (delivered/failed) to the ledger; False if it changes nothing."""
     entry = rt.tables.ledger.get(status.idempotency_key)
@@ -183,5 +241,4 @@ def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
     if status.state not in (DeliveryState.delivered, DeliveryState.failed):
         return False
     rt.tables.ledger[status.idempotency_key] = {**entry, "state": status.state.value, "error": status.error_code}
-    bump(rt, entry.get("action_id"), status.state.value)
     return True

@@ -12,14 +12,13 @@ from agents.keywords import Intent, intent_of
 from agents.regions import load_region_table
 from agents.texts import render
 from schemas.actions import CallToAction
-from schemas.base import FieldProblem, utcnow
+from schemas.base import utcnow
 from schemas.cases import Case, CaseEvent
-from schemas.deadletters import DeadLetter
 from schemas.members import Member
-from schemas.notifications import DeliveryState, DeliveryStatus, Lane, Notification
+from schemas.notifications import DeliveryStatus, Lane, Notification
 from schemas.replies import InboundReply
 from schemas.vocab import Channel
-from streams.delivery import Deliverer, apply_status
+from streams.delivery import Deliverer, settle_receipt
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.notify")
@@ -89,19 +88,21 @@ def register_notify(rt: Runtime) -> None:
         """Apply provider receipts; an undelivered SMS ends in the dead-letter topic with its reason."""
         async for status in stream:
             status: DeliveryStatus
-            if status.reason != "receipt":
-                continue
-            if apply_status(rt, status) and status.state is DeliveryState.failed:
-                await t.notifications_dlq.send(key=status.idempotency_key.encode(), value=DeadLetter(
-                    source_topic="notifications", key=status.idempotency_key, stage="deliver",
-                    reasons=[FieldProblem(field="delivery", message=f"undelivered ({status.error_code or 'no code'})")],
-                    payload=status.model_dump_json()))
+            if status.reason == "receipt":
+                await settle_receipt(rt, status)
 
     @app.agent(t.replies_received, name="handle_replies")
     async def handle_replies(stream):
         """SIGN records a signature; STOP/START opt out or in; anything else gets help (3 a hour at most)."""
         async for reply in stream:
             await handle_reply(rt, reply, send_notifications)
+
+    @app.timer(interval=max(1.0, rt.settings.delivery.reconcile_after_seconds / 3))
+    async def reconcile_deliveries():
+        """Finish what a lost receipt or a crash left unsettled (asks the provider, never resends blindly)."""
+        acted = await deliverer.reconcile()
+        if acted:
+            log.info("reconciled %d unsettled notification(s)", acted)
 
     @app.timer(interval=3600.0)
     async def forget_old_webhooks():

@@ -5,13 +5,28 @@ from __future__ import annotations
 import json
 import logging
 
-from agents.casefile import apply_event
-from agents.intake import dedup_key, index_dump, index_load, process_submission
+from agents.casefile import apply_event, refusal
+from agents.duplicates import CaseSummary
+from agents.intake import dedup_key, index_dump, index_load, loggable_fields, process_submission, reject
 from schemas.audit import TokenRecord
+from schemas.base import FieldProblem
 from schemas.cases import CaseEvent, CaseEventKind
+from schemas.vocab import CaseStatus
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.pipeline")
+
+
+def reopened(ev: CaseEvent) -> CaseEvent | None:
+    """A merge refused because its case was closed meanwhile: open the report's own case instead."""
+    proposed = ev.data.get("proposed_case_id")
+    if ev.report is None or not proposed:
+        return None
+    return CaseEvent(
+        event_id=f"{ev.report.report_id}:opened", case_id=proposed, kind=CaseEventKind.opened, actor="system",
+        at=ev.at, reason=f"case {ev.case_id} was closed before this report could join it",
+        data={"report_id": ev.report.report_id}, report=ev.report,
+    )
 
 
 def register_pipeline(rt: Runtime) -> None:
@@ -24,11 +39,15 @@ def register_pipeline(rt: Runtime) -> None:
         """Validate and classify each submission; open a case, merge a duplicate, or dead-letter it."""
         async for event in stream.events():
             key = event.key.decode("utf-8", "replace") if event.key else None
-            outcome = process_submission(event.value, source, key, lambda k: index_load(tb.dedup_index.get(k)))
+            try:
+                outcome = process_submission(event.value, source, key, lambda k: index_load(tb.dedup_index.get(k)))
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the intake
+                log.error("intake failed with %s at partition %s offset %s", type(exc).__name__,
+                          event.message.partition, event.message.offset)
+                outcome = reject(source, key, event.value, [FieldProblem(field="body", message="could not be processed")])
             if outcome.dead_letter is not None:
-                problems = ", ".join(p.field for p in outcome.dead_letter.reasons)
                 log.info("report rejected at partition %s offset %s: %s", event.message.partition,
-                         event.message.offset, problems)
+                         event.message.offset, loggable_fields(outcome.dead_letter.reasons))
                 await t.reports_dlq.send(key=event.key, value=outcome.dead_letter)
                 continue
             for ev in outcome.events:
@@ -37,12 +56,22 @@ def register_pipeline(rt: Runtime) -> None:
 
     @app.agent(t.cases_index, name="update_case_index")
     async def update_case_index(stream):
-        """Mark closed or dismissed cases so new reports no longer merge into them."""
+        """Keep the duplicate index in step: drop closed or dismissed cases, add cases opened elsewhere."""
         async for notice in stream:
             data = json.loads(notice)
             key = dedup_key(data["country"], data["incident_type"])
             entries = [e for e in index_load(tb.dedup_index.get(key)) if e.case_id != data["case_id"]]
+            if data.get("action") == "open":
+                entries.append(CaseSummary.model_validate(data["summary"]))
             tb.dedup_index[key] = index_dump(entries)
+
+    async def notify_index(case, action: str, summary: CaseSummary | None = None) -> None:
+        notice = {"case_id": case.case_id, "country": case.country, "incident_type": case.incident_type.value,
+                  "action": action}
+        if summary is not None:
+            notice["summary"] = json.loads(summary.model_dump_json())
+        await t.cases_index.send(key=dedup_key(case.country, case.incident_type).encode(),
+                                 value=json.dumps(notice).encode())
 
     @app.agent(t.cases_events, name="apply_case_events")
     async def apply_case_events(stream):
@@ -53,16 +82,33 @@ def register_pipeline(rt: Runtime) -> None:
                 tb.case_aliases[ev.case_id] = ev.data["target"]
                 continue
             before = tb.cases.get(ev.case_id)
-            after = apply_event(before, ev)
-            if after is None or after is before:
+            try:
+                after = apply_event(before, ev)
+            except Exception as exc:  # noqa: BLE001 - a malformed event must not stop the case file
+                log.error("case event %s (%s) not applied: %s", ev.event_id, ev.kind.value, type(exc).__name__)
+                continue
+            if after is before:
+                why = refusal(before, ev)
+                if why is not None:
+                    log.warning("case event %s (%s) refused: %s", ev.event_id, ev.kind.value, why)
+                    fallback = reopened(ev) if ev.kind is CaseEventKind.report_merged else None
+                    if fallback is not None:
+                        await t.cases_events.send(key=fallback.case_id.encode(), value=fallback)
+                continue
+            if after is None:
                 continue
             tb.cases[ev.case_id] = after
-            if ev.kind in (CaseEventKind.closed, CaseEventKind.dismissed):
-                notice = {"case_id": after.case_id, "country": after.country, "incident_type": after.incident_type.value}
-                await t.cases_index.send(key=dedup_key(after.country, after.incident_type).encode(),
-                                         value=json.dumps(notice).encode())
+            if ev.kind is CaseEventKind.opened and ev.reason:
+                # Opened in place of a refused merge: the duplicate index must learn of it.
+                summary = CaseSummary.from_report(ev.report.report, after.case_id)
+                await notify_index(after, "open", summary)
+            if after.status in (CaseStatus.closed, CaseStatus.dismissed) and before.status != after.status:
+                await notify_index(after, "close")
             for hook in rt.extras.get("case_hooks", []):
-                await hook(before, after, ev)
+                try:
+                    await hook(before, after, ev)
+                except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the case file
+                    log.error("case hook %s failed: %s", getattr(hook, "__name__", hook), type(exc).__name__)
 
     @app.agent(t.auth_tokens, name="store_tokens")
     async def store_tokens(stream):

@@ -63,6 +63,8 @@ class DeliverySettings(_Frozen):
     backoff_base_seconds: float = Field(0.5, gt=0, description="First retry delay; doubles each attempt.")
     backoff_max_seconds: float = Field(60.0, gt=0, description="Longest retry delay.")
     auto_replies_per_hour: int = Field(3, ge=0, description="Automatic SMS replies per number per hour.")
+    reconcile_after_seconds: float = Field(30.0, gt=0, description=(
+        "A notification unsettled this long (lost receipt, crash) is checked with the provider and finished."))
 
 
 class Settings(BaseSettings):

@@ -154,3 +154,41 @@ class Stack:
         wait_for(lambda: self.http.request(*probe, body={} if probe[0] == "POST" else None, token=token)[0] not in (401,),
                  30, 0.2, f"the {role} token to be known to the worker")
         return token
+
+    def restart(self, wipe_data: bool = False, timeout: float = 90.0) -> "Stack":
+        """Stop the worker and start a new process with the same env (app id, topic prefix, data dir, port).
+
+        With wipe_data the local table store (RocksDB) is deleted first, so state must come back from the
+        changelog topics.
+        """
+        import shutil
+
+        self.stop()
+        if wipe_data:
+            shutil.rmtree(self.env["SOLIDARITY_DATA_DIR"], ignore_errors=True)
+        return self.start(timeout)
+
+    def settings(self):
+        """Settings equal to the worker's (app id, topic prefix, broker), for kafka-python tooling in tests."""
+        from streams.settings import Settings
+
+        return Settings(app_id=self.env["SOLIDARITY_APP_ID"], topic_prefix=self.env["SOLIDARITY_TOPIC_PREFIX"],
+                        data_dir=Path(self.env["SOLIDARITY_DATA_DIR"]),
+                        kafka={"bootstrap_servers": self.env["SOLIDARITY_KAFKA__BOOTSTRAP_SERVERS"]})
+
+    def read_topic(self, spec, timeout: float = 10.0) -> list[tuple[bytes | None, bytes]]:
+        """Every record of one of this stack's catalogue topics, from the beginning to its current end."""
+        from streams.admin import read_all
+
+        return list(read_all(self.settings(), spec, timeout))
+
+
+def wait_case(stack: Stack, token: str, case_id: str, until=lambda case: True, timeout: float = 30.0,
+              what: str = "the case") -> dict:
+    """GET /api/v1/cases/{case_id} until it exists and `until(case)` holds; return the case."""
+
+    def fetched():
+        status, case = stack.http.request("GET", f"/api/v1/cases/{case_id}", token=token)
+        return case if status == 200 and until(case) else None
+
+    return wait_for(fetched, timeout, 0.1, what)

@@ -82,5 +82,19 @@ def notify_stack(tmp: Path, faults: dict | None = None, rate: float = 1000.0) ->
         "SOLIDARITY_DELIVERY__BACKOFF_BASE_SECONDS": "0.2",
         "SOLIDARITY_DELIVERY__BACKOFF_MAX_SECONDS": "2",
         "SOLIDARITY_DELIVERY__MAX_ATTEMPTS": "8",
+        "SOLIDARITY_DELIVERY__RECONCILE_AFTER_SECONDS": "5",
     })
     return stack, sandbox
+
+
+def start_world(tmp: Path, faults: dict | None = None, rate: float = 1000.0) -> tuple[Stack, Sandbox, dict]:
+    """Sandbox + worker started, the 500 demo members imported and known, and one token per role."""
+    from tests.members_data import MEMBERS_CSV
+
+    stack, sandbox = notify_stack(tmp, faults=faults, rate=rate)
+    stack.start()
+    stack.cli("members", "import", str(MEMBERS_CSV))
+    tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
+    wait_for(lambda: stack.http.request("GET", "/api/v1/members", token=tokens["secretariat"])[1].get("count") == 500,
+             60, 0.2, "the 500 demo members")
+    return stack, sandbox, tokens

@@ -14,7 +14,7 @@ from agents.fanout import check_do_no_harm, prefill
 from agents.regions import load_region_table
 from notifiers.segments import segments
 from schemas.actions import ActionIn, CallToAction
-from schemas.base import FieldProblem, problems_from
+from schemas.base import problems_from
 from schemas.vocab import CaseStatus, Channel, Consent, TokenRole
 from streams.ids import new_id
 from streams.runtime import Runtime
@@ -38,10 +38,24 @@ def sms_warnings(messages: dict[str, str]) -> list[dict]:
 
 
 def action_counts(rt: Runtime, action_id: str) -> dict:
-    """The public counters of an action."""
+    """The action's counters, derived from the delivery ledger so they always agree with it.
+
+    targeted: members x channels addressed; queued: notifications created; sent: accepted by the provider;
+    delivered, failed: final; opted_out: skipped or refused because the member opted out; signed.
+    """
     stats = rt.tables.action_stats.get(action_id) or {}
-    counts = {name: int(stats.get(name, 0)) for name in COUNTERS}
-    counts["opted_out"] += int(stats.get("skipped_opted_out", 0))
+    counts = {name: 0 for name in COUNTERS}
+    counts.update(targeted=int(stats.get("targeted", 0)), queued=int(stats.get("queued", 0)),
+                  opted_out=int(stats.get("skipped_opted_out", 0)), signed=int(stats.get("signed", 0)))
+    prefix = f"act:{action_id}:"
+    for key, entry in rt.tables.ledger.items():
+        if not key.startswith(prefix):
+            continue
+        state = entry["state"]
+        if entry.get("provider_id"):
+            counts["sent"] += 1
+        if state in ("delivered", "failed", "opted_out"):
+            counts[state] += 1
     return counts
 
 

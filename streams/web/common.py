@@ -59,20 +59,39 @@ def guarded(handler: Callable[..., Awaitable[web.StreamResponse]]) -> Callable[.
     return wrapper
 
 
-async def read_json(request: web.Request, limit: int) -> Any:
-    """The request body as JSON, refusing bodies over `limit` bytes with 413 and bad JSON with 422."""
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw request body, refusing bodies over `limit` bytes with 413 (declared or actual size)."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"request body is larger than {limit // 1024} KiB")
+    chunks, size = [], 0
     try:
-        raw = await request.content.read(limit + 1)
-    except Exception:  # noqa: BLE001 - a client that hangs up mid-body
+        # content.read(n) returns whatever has arrived, not n bytes: keep reading to the end or the limit.
+        while size <= limit:
+            chunk = await request.content.read(limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except Exception:  # noqa: BLE001 - a client that hangs up mid-body, or a malformed chunked body
         raise ApiError(400, "could not read the request body") from None
-    if len(raw) > limit:
+    if size > limit:
         raise ApiError(413, f"request body is larger than {limit // 1024} KiB")
+    return b"".join(chunks)
+
+
+async def read_json(request: web.Request, limit: int) -> Any:
+    """The request body as JSON, refusing bodies over `limit` bytes with 413 and bad JSON with 422."""
+    return parse_json(await read_body(request, limit))
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON from UTF-8 bytes, or ApiError 422 naming the body."""
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ApiError(422, "body is not valid JSON (UTF-8)") from None
+    except RecursionError:
+        raise ApiError(422, "body is nested too deeply") from None
 
 
 def authenticate(rt: Runtime, request: web.Request, *roles: TokenRole) -> TokenRecord:
@@ -82,7 +101,11 @@ def authenticate(rt: Runtime, request: web.Request, *roles: TokenRole) -> TokenR
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "missing bearer token (Authorization: Bearer <token>)", field="authorization")
-    record = rt.tables.tokens.get(hash_token(token))
+    try:
+        digest = hash_token(token)
+    except UnicodeError:  # a header that is not text cannot be one of our tokens
+        raise ApiError(401, "unknown or revoked token", field="authorization") from None
+    record = rt.tables.tokens.get(digest)
     if record is None or record.revoked:
         raise ApiError(401, "unknown or revoked token", field="authorization")
     if TokenRole(record.role) not in roles:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from aiohttp import web
 from faust.web import View
 from pydantic import ValidationError
 
-from schemas.base import problems_from
+from agents.intake import loggable_fields
+from schemas.base import FieldProblem, problems_from
 from schemas.deadletters import DeadLetter
 from schemas.reports import ReportIn
 from schemas.vocab import TokenRole
 from streams.runtime import Runtime
-from streams.web.common import ApiError, authenticate, guarded, json_response, read_json
+from streams.web.common import ApiError, authenticate, guarded, json_response, parse_json, read_body
 from streams.submission import build_submission, receipt
 
 log = logging.getLogger("solidarity.intake")
@@ -25,9 +27,7 @@ async def submit_report(rt: Runtime, body: object, source: str, submitted_by: st
         report = ReportIn.model_validate(body)
     except ValidationError as exc:
         problems = problems_from(exc)
-        log.info("report refused at %s: %s", source, ", ".join(p.field for p in problems))
-        await rt.topics.reports_dlq.send(value=DeadLetter(
-            source_topic=f"api:{source}", reasons=problems, payload=_dump(body), stage="api"))
+        await dead_letter(rt, source, problems, _dump(body))
         raise ApiError(422, problems) from None
     key, envelope = build_submission(report, source, submitted_by)
     # Wait for the broker's acknowledgement: a 202 means the report cannot be lost.
@@ -39,13 +39,21 @@ async def submit_report(rt: Runtime, body: object, source: str, submitted_by: st
     return receipt(envelope)
 
 
-def _dump(body: object) -> str:
-    import json
+async def dead_letter(rt: Runtime, source: str, problems: list[FieldProblem], payload: str) -> None:
+    """Record a refused submission with its reasons; the log line names fields only, never values."""
+    log.info("report refused at %s: %s", source, loggable_fields(problems))
+    # Durable before we answer: a refused report is kept, with its reasons, for the secretariat to replay.
+    fut = await rt.topics.reports_dlq.send(value=DeadLetter(
+        source_topic=f"api:{source}", reasons=problems, payload=payload, stage="api"))
+    await fut
 
+
+def _dump(body: object) -> str:
+    """The body as JSON text; ASCII-escaped so lone surrogates from the client survive encoding."""
     try:
-        return json.dumps(body, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(body)
+        return json.dumps(body, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return "<unserialisable body>"
 
 
 def register_report_views(rt: Runtime) -> None:
@@ -59,5 +67,10 @@ def register_report_views(rt: Runtime) -> None:
         async def post(self, request: web.Request) -> web.Response:
             """Accept a report from a reporter token."""
             who = authenticate(rt, request, TokenRole.reporter)
-            body = await read_json(request, rt.settings.web.max_body_bytes)
+            raw = await read_body(request, rt.settings.web.max_body_bytes)
+            try:
+                body = parse_json(raw)
+            except ApiError as exc:
+                await dead_letter(rt, "api", exc.problems, raw.decode("utf-8", "replace"))
+                raise
             return json_response(await submit_report(rt, body, "api", who.token_id), status=202)

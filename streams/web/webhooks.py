@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import web
@@ -10,14 +9,14 @@ from faust.web import View
 from twilio.request_validator import RequestValidator
 
 from schemas.base import utcnow
-from schemas.notifications import DeliveryState, DeliveryStatus
+from schemas.notifications import DeliveryStatus
 from schemas.replies import InboundReply
 from schemas.vocab import Channel
+from streams.delivery import RECEIPTS
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.webhooks")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-RECEIPTS = {"delivered": DeliveryState.delivered, "undelivered": DeliveryState.failed, "failed": DeliveryState.failed}
 
 
 async def signed_form(rt: Runtime, request: web.Request) -> dict[str, str] | None:
@@ -54,15 +53,11 @@ def register_webhook_views(rt: Runtime) -> None:
             state = RECEIPTS.get(status)
             if not sid or state is None or not first_time(rt, f"status:{sid}:{status}"):
                 return web.Response(status=204)
-            key = None
-            for _ in range(40):
-                # The receipt can overtake our own record of the send by a few milliseconds.
-                key = rt.tables.sid_index.get(sid)
-                if key:
-                    break
-                await asyncio.sleep(0.05)
+            key = rt.tables.sid_index.get(sid)
             if key is None:
-                log.warning("receipt for an unknown message sid %s", sid)
+                # The receipt overtook our record of the send (or the send timed out after reaching the
+                # provider): keep it for the deliverer to apply when it learns the sid.
+                rt.tables.early_receipts[sid] = {"status": status, "error": form.get("ErrorCode") or None}
                 return web.Response(status=204)
             entry = rt.tables.ledger.get(key) or {}
             await rt.topics.notifications_status.send(key=key.encode(), value=DeliveryStatus(

@@ -9,19 +9,14 @@ from collections import Counter
 import pytest
 
 from tests.harness import wait_for
-from tests.members_data import MEMBERS_CSV, SIGN_WORDS, TEMPLATE_MARKERS, demo_members, eligible
-from tests.notify_harness import notify_stack
+from tests.members_data import SIGN_WORDS, TEMPLATE_MARKERS, demo_members, eligible
+from tests.notify_harness import start_world
 from tests.samples import report
 
 
 @pytest.fixture(scope="module")
 def world(kafka, tmp_path_factory):
-    stack, sandbox = notify_stack(tmp_path_factory.mktemp("fanout"))
-    stack.start()
-    stack.cli("members", "import", str(MEMBERS_CSV))
-    tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
-    wait_for(lambda: stack.http.request("GET", "/api/v1/members", token=tokens["secretariat"])[1].get("count") == 500,
-             60, 0.2, "the 500 demo members")
+    stack, sandbox, tokens = start_world(tmp_path_factory.mktemp("fanout"))
     yield stack, sandbox, tokens
     stack.stop()
     sandbox.stop()
