@@ -67,7 +67,10 @@ def test_call_to_action_reaches_each_eligible_member_once_in_their_language(worl
     assert body["recipients"] == {"sms": len(sms_members), "email": len(mail_members)}
 
     def progress():
-        counts = stack.http.request("GET", f"/api/v1/actions/{action_id}", token=tokens["secretariat"])[1]["counts"]
+        code, body = stack.http.request("GET", f"/api/v1/actions/{action_id}", token=tokens["secretariat"])
+        if code == 404:
+            return None
+        counts = body["counts"]
         done = counts["delivered"] + counts["failed"]
         return counts if counts["queued"] and done == counts["queued"] else None
 
