@@ -64,7 +64,7 @@ def template_values(case: Case, language: str, deadline: str | None = None) -> d
     """Values the message templates may use (never names or localities)."""
     return {
         "reference": case.reference, "country": country_name(case.country, language),
-        "incident": case.incident_type.value.replace("_", " "), "urgency": case.urgency.value,
+        "incident": render(f"incidents.{case.incident_type.value}", language), "urgency": case.urgency.value,
         "deadline": deadline,
     }
 

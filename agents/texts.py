@@ -11,9 +11,6 @@ from jinja2 import Environment, StrictUndefined
 
 DATA = Path(__file__).parent / "data" / "messages.yaml"
 FALLBACK = "en"
-INCIDENT_WORDS = {
-    "en": lambda t: t.replace("_", " "),
-}
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ BIN=.venv/bin
 export SOLIDARITY_DATA_DIR="${SOLIDARITY_DATA_DIR:-$PWD/.local/dev}"
 PORT="${SOLIDARITY_WEB__PORT:-6066}"
 URL="http://127.0.0.1:${PORT}"
+SANDBOX="${SOLIDARITY_TWILIO__BASE_URL:-http://127.0.0.1:8025}"
 pids=()
 started_kafka=0
 
@@ -26,6 +27,8 @@ fi
 $BIN/solidarity topics ensure
 
 mkdir -p .local/logs
+$BIN/solidarity sandbox >.local/logs/sandbox.log 2>&1 &
+pids+=($!)
 $BIN/solidarity worker >.local/logs/worker.log 2>&1 &
 pids+=($!)
 for _ in $(seq 120); do curl -fs "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
@@ -37,12 +40,19 @@ for _ in $(seq 60); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SECRETARIAT" "$URL/api/v1/cases")
   [ "$code" = 200 ] && break; sleep 0.5
 done
+echo "Demo members:"
+$BIN/solidarity members import deploy/demo/members.csv
+for _ in $(seq 60); do
+  n=$(curl -s -H "Authorization: Bearer $SECRETARIAT" "$URL/api/v1/members" | $BIN/python -c 'import json,sys; print(json.load(sys.stdin).get("count", 0))' 2>/dev/null || echo 0)
+  [ "$n" -ge 500 ] && break; sleep 0.5
+done
 echo "Demo reports:"
 $BIN/python scripts/demo_reports.py "$URL" "$REPORTER"
 
 cat <<TXT
 
-  Solidarity is running at $URL   (worker log: .local/logs/worker.log)
+  Solidarity is running at $URL   (logs: .local/logs/)
+  SMS/email sandbox:          $SANDBOX/sandbox/   (every member's phone and mailbox; reply as a member)
 
   reporter token:    $REPORTER
   secretariat token: $SECRETARIAT
@@ -52,4 +62,4 @@ cat <<TXT
 
   Ctrl-C stops everything.
 TXT
-wait "${pids[0]}"
+wait "${pids[1]}"

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from streams.commands import classify_cmd, members_cmd, report_cmd, tokens_cmd, topics_cmd, worker_cmd
+from streams.commands import (
+    classify_cmd, members_cmd, report_cmd, sandbox_cmd, tokens_cmd, topics_cmd, worker_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="solidarity", description="Rapid-response alerts for human rights defenders.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (worker_cmd, topics_cmd, tokens_cmd, report_cmd, classify_cmd, members_cmd):
+    for module in (worker_cmd, topics_cmd, tokens_cmd, report_cmd, classify_cmd, members_cmd, sandbox_cmd):
         module.add_parser(sub)
     return parser
 
