@@ -47,6 +47,11 @@ def register_notify(rt: Runtime) -> None:
 
     rt.extras.setdefault("case_hooks", []).append(alert_secretariat)
 
+    @app.on_before_shutdown.connect
+    async def close_providers(app, **kwargs) -> None:
+        """Close provider connections (HTTP session, SMTP) before the worker exits."""
+        await deliverer.close()
+
     @app.agent(t.actions_approved, name="fan_out_actions")
     async def fan_out_actions(stream):
         """One notification per (action, member, channel); replays produce the same keys."""

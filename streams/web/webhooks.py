@@ -29,12 +29,14 @@ async def signed_form(rt: Runtime, request: web.Request) -> dict[str, str] | Non
     return form
 
 
-def first_time(rt: Runtime, key: str) -> bool:
-    """True the first time a webhook key is seen; repeats (Twilio retries) are ignored."""
-    if key in rt.tables.webhook_seen:
-        return False
+def seen(rt: Runtime, key: str) -> bool:
+    """True when a webhook key was already handled: repeats (Twilio retries) are ignored."""
+    return key in rt.tables.webhook_seen
+
+
+def remember(rt: Runtime, key: str) -> None:
+    """Record a webhook key as handled (only after its effect is safely on a topic)."""
     rt.tables.webhook_seen[key] = utcnow().isoformat()
-    return True
 
 
 def register_webhook_views(rt: Runtime) -> None:
@@ -51,8 +53,9 @@ def register_webhook_views(rt: Runtime) -> None:
                 return web.Response(status=403, text="invalid signature")
             sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
             state = RECEIPTS.get(status)
-            if not sid or state is None or not first_time(rt, f"status:{sid}:{status}"):
+            if not sid or state is None or seen(rt, f"status:{sid}:{status}"):
                 return web.Response(status=204)
+            remember(rt, f"status:{sid}:{status}")
             key = rt.tables.sid_index.get(sid)
             if key is None:
                 # The receipt overtook our record of the send (or the send timed out after reaching the
@@ -76,9 +79,11 @@ def register_webhook_views(rt: Runtime) -> None:
             if form is None:
                 return web.Response(status=403, text="invalid signature")
             sid = form.get("MessageSid") or form.get("SmsSid") or ""
-            if sid and form.get("From") and first_time(rt, f"sms:{sid}"):
+            if sid and form.get("From") and not seen(rt, f"sms:{sid}"):
                 reply = InboundReply(message_sid=sid, from_phone=form["From"], to_phone=form.get("To", ""),
                                      body=(form.get("Body") or "")[:1600])
                 fut = await rt.topics.replies_received.send(key=reply.from_phone.encode(), value=reply)
                 await fut
+                # Marked only once the reply is on the broker: if that failed, Twilio's retry still counts.
+                remember(rt, f"sms:{sid}")
             return web.Response(text=EMPTY_TWIML, content_type="text/xml")
