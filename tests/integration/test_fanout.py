@@ -142,3 +142,19 @@ def test_forged_webhooks_are_refused(world):
         status, _ = stack.http.request("POST", path, raw=form, headers={
             "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
         assert status == 403
+
+
+def test_unknown_texts_get_at_most_three_help_replies_an_hour(world):
+    stack, sandbox, tokens = world
+    member = next(m for m in eligible(demo_members(), "sms") if m["language"] == "fr")
+    for i in range(5):
+        sandbox.reply(member["phone"], f"bonjour {i}")
+    helps = wait_for(lambda: (lambda h: h if len(h) >= 3 else None)(
+        [s for s in sandbox.sms_to(member["phone"]) if "Répondez SIGNE pour signer" in s["body"]]), 30, 0.1,
+        "three help replies")
+    # Replies from one phone are handled in order: once STOP is confirmed, all five texts were handled.
+    sandbox.reply(member["phone"], "STOP")
+    wait_for(lambda: any("ne recevrez plus" in s["body"] for s in sandbox.sms_to(member["phone"])), 30, 0.1,
+             "the STOP confirmation")
+    assert len([s for s in sandbox.sms_to(member["phone"]) if "Répondez SIGNE pour signer" in s["body"]]) == 3
+    assert len(helps) == 3
