@@ -36,30 +36,40 @@ class Deliverer:
         d = rt.settings.delivery
         self.pacers = {Channel.sms: Pacer(d.sms_segments_per_second), Channel.email: Pacer(d.email_per_second)}
         self.inflight: dict[str, asyncio.Event] = {}
-        self._notifiers: dict[Channel, object] = {}
-        self._sem = asyncio.Semaphore(128)
+        self._notifiers: dict[Channel, list] = {}
+        self._turn = 0
+        # Separate concurrency per lane, so a bulk fan-out never holds the slots an alert needs.
+        self._sem = {Lane.priority: asyncio.Semaphore(32), Lane.bulk: asyncio.Semaphore(128)}
 
     def notifier(self, channel: Channel):
-        """The channel's notifier, built from settings on first use (it needs a running loop)."""
+        """A notifier for the channel, built from settings on first use (it needs a running loop).
+
+        SMS shares one HTTP session (it multiplexes); email round-robins over a few SMTP connections,
+        because one SMTP connection carries one transaction at a time.
+        """
         if channel not in self._notifiers:
             s = self.rt.settings
             if channel is Channel.sms:
-                self._notifiers[channel] = TwilioSmsNotifier(
+                self._notifiers[channel] = [TwilioSmsNotifier(
                     base_url=s.twilio.base_url, account_sid=s.twilio.account_sid,
                     auth_token=s.twilio.auth_token.get_secret_value(), from_number=s.twilio.from_number,
                     status_callback=f"{s.web.public_url.rstrip('/')}/webhooks/twilio/status",
-                    timeout_seconds=s.twilio.timeout_seconds)
+                    timeout_seconds=s.twilio.timeout_seconds)]
             else:
-                self._notifiers[channel] = SmtpEmailNotifier(
+                self._notifiers[channel] = [SmtpEmailNotifier(
                     host=s.smtp.host, port=s.smtp.port, sender=s.smtp.sender, username=s.smtp.username,
                     password=s.smtp.password.get_secret_value() if s.smtp.password else None,
                     start_tls=s.smtp.start_tls, timeout_seconds=s.smtp.timeout_seconds)
-        return self._notifiers[channel]
+                    for _ in range(s.smtp.connections)]
+        pool = self._notifiers[channel]
+        self._turn += 1
+        return pool[self._turn % len(pool)]
 
     async def close(self) -> None:
         """Close provider connections."""
-        for notifier in self._notifiers.values():
-            await notifier.close()
+        for pool in self._notifiers.values():
+            for notifier in pool:
+                await notifier.close()
 
     async def deliver_batch(self, batch: list[Notification]) -> None:
         """Mark a batch 'sending' durably, then send each notification that is not settled yet."""
@@ -101,7 +111,7 @@ class Deliverer:
             self.inflight.pop(n.idempotency_key).set()
 
     async def _deliver(self, n: Notification, prior: dict | None) -> None:
-        async with self._sem:
+        async with self._sem[n.lane]:
             notifier = self.notifier(n.channel)
             try:
                 if prior and prior["state"] == UNKNOWN_OUTCOME and n.channel is Channel.sms:

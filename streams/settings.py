@@ -52,6 +52,7 @@ class SmtpSettings(_Frozen):
     start_tls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
     sender: str = Field("alerts@solidarity.example.org", description="From address.")
     timeout_seconds: float = Field(10.0, gt=0, description="Timeout per SMTP command.")
+    connections: int = Field(4, ge=1, le=32, description="SMTP connections kept open (one transaction each).")
 
 
 class DeliverySettings(_Frozen):
