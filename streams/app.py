@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streams.members import register_members
+from streams.metrics import register_metrics
 from streams.notify import register_notify
 from streams.pipeline import register_pipeline
 from streams.runtime import Runtime, build_app, declare_topics
@@ -12,6 +13,7 @@ from streams.web.actions import register_action_views
 from streams.web.cases import register_case_views
 from streams.web.health import register_health_views
 from streams.web.reports import register_report_views
+from streams.web.ui import register_ui
 from streams.web.webhooks import register_webhook_views
 
 
@@ -24,12 +26,14 @@ def build(settings: Settings | None = None) -> Runtime:
     register_members(rt)
     register_pipeline(rt)
     register_notify(rt)
+    register_metrics(rt)
     register_health_views(rt)
     register_report_views(rt)
     # Action routes first: /cases/{id}/actions must win over the generic /cases/{id}/{verb}.
     register_action_views(rt)
     register_case_views(rt)
     register_webhook_views(rt)
+    register_ui(rt)
     return rt
 
 

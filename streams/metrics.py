@@ -1,0 +1,112 @@
+"""Prometheus metrics: counters the agents and views update, case gauges, latency histograms, GET /metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faust.web import View
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from schemas.base import utcnow
+from schemas.cases import Case, CaseEvent
+from streams.runtime import Runtime
+from streams.web.actions import action_counts
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+FANOUT_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0)
+
+
+class CasesCollector:
+    """Cases held by this worker, by urgency and status, counted at scrape time."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self):
+        """One gauge sample per (urgency, status)."""
+        family = GaugeMetricFamily("solidarity_cases", "Cases by urgency and status (this worker's partitions).",
+                                   labels=["urgency", "status"])
+        counts: dict[tuple[str, str], int] = {}
+        for case in self.rt.tables.cases.values():
+            key = (case.urgency.value, case.status.value)
+            counts[key] = counts.get(key, 0) + 1
+        for (urgency, status), n in sorted(counts.items()):
+            family.add_metric([urgency, status], n)
+        yield family
+
+
+class Metrics:
+    """The metrics of one app, in their own registry (building the app twice never clashes)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.registry = CollectorRegistry()
+        self.reports_received = Counter("solidarity_reports_received", "Reports accepted, by source.", ["source"],
+                                        registry=self.registry)
+        self.notifications = Counter("solidarity_notifications", "Notification outcomes, by channel and status.",
+                                     ["channel", "status"], registry=self.registry)
+        self.first_alert = Histogram(
+            "solidarity_intake_to_first_alert_seconds",
+            "From a report's receipt to its case's first secretariat alert being queued on the priority lane.",
+            buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.fanout = Histogram("solidarity_fanout_duration_seconds",
+                                "From a call to action's approval to every notification settled (delivered or failed).",
+                                buckets=FANOUT_BUCKETS, registry=self.registry)
+        self.registry.register(CasesCollector(rt))
+        self._alerted: set[str] = set()
+        self._pending: set[str] = set()
+        self._finished: set[str] = set()
+
+    def observe_alert(self, rt: Runtime, after: Case) -> None:
+        """Record the intake-to-alert time the first time a case has been alerted."""
+        if after.case_id in self._alerted or after.case_id not in rt.extras.get("alert_times", {}):
+            return
+        self._alerted.add(after.case_id)
+        if after.reports:
+            self.first_alert.observe(max(0.0, (utcnow() - after.reports[0].received_at).total_seconds()))
+
+    def observe_fanouts(self, rt: Runtime) -> None:
+        """Record the duration of each call to action that finished since it was first seen unfinished."""
+        for action in rt.tables.actions.values():
+            if action.action_id in self._finished:
+                continue
+            counts = action_counts(rt, action.action_id)
+            done = counts["queued"] and counts["delivered"] + counts["failed"] >= counts["queued"]
+            if not done:
+                self._pending.add(action.action_id)
+                continue
+            self._finished.add(action.action_id)
+            # Finished before this worker first looked (e.g. after a restart): its duration is unknown here.
+            if action.action_id in self._pending:
+                self._pending.discard(action.action_id)
+                self.fanout.observe(max(0.0, (utcnow() - action.approved_at).total_seconds()))
+
+
+def register_metrics(rt: Runtime) -> Metrics:
+    """Create the metrics, expose them as rt.extras['metrics'], hook case changes, and serve GET /metrics."""
+    metrics = Metrics(rt)
+    rt.extras["metrics"] = metrics
+
+    async def observe_first_alert(before: Case | None, after: Case, event: CaseEvent) -> None:
+        """Runs after the alerting hook: time the case's first alert."""
+        metrics.observe_alert(rt, after)
+
+    rt.extras.setdefault("case_hooks", []).append(observe_first_alert)
+
+    @rt.app.timer(interval=1.0, name="observe_fanouts")
+    async def observe_fanouts() -> None:
+        """Time calls to action as they finish."""
+        metrics.observe_fanouts(rt)
+
+    @rt.app.page("/metrics")
+    class Exposition(View):
+        """Prometheus text exposition."""
+
+        async def get(self, request: web.Request) -> web.Response:
+            """Every metric in the Prometheus text format."""
+            try:
+                body = generate_latest(metrics.registry)
+            except Exception:  # noqa: BLE001 - a table mid-rebalance: answer 503, never 500
+                return web.Response(status=503, text="metrics temporarily unavailable\n")
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return metrics

@@ -1,0 +1,28 @@
+"""The browser interface: the reporter form (/report) and the secretariat dashboard (/dashboard)."""
+
+from __future__ import annotations
+
+from streams.runtime import Runtime
+
+
+def register_ui(rt: Runtime) -> None:
+    """Add the form, the dashboard, its live events and static assets to the app."""
+    from streams.web.ui.auth import Guard, register_auth
+    from streams.web.ui.ctas import register_cta_views
+    from streams.web.ui.dashboard import register_dashboard
+    from streams.web.ui.form import register_form_views
+    from streams.web.ui.live import Broadcaster, register_live
+    from streams.web.ui.render import register_static
+    from streams.web.ui.session import Sessions
+    from streams.web.ui.system import register_system
+
+    guard = Guard(Sessions())
+    broadcaster = Broadcaster()
+    rt.extras["ui_broadcaster"] = broadcaster
+    register_static(rt)
+    register_form_views(rt)
+    register_auth(rt, guard)
+    register_live(rt, broadcaster, guard.current)
+    register_system(rt, guard)
+    register_cta_views(rt, guard)
+    register_dashboard(rt, guard)

@@ -1,0 +1,93 @@
+"""Dashboard login, logout and the session checks every dashboard view uses."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faust.web import View
+
+from schemas.vocab import TokenRole
+from streams.ids import hash_token
+from streams.runtime import Runtime
+from streams.web.ui.render import Refused, html_guarded, page, redirect
+from streams.web.ui.session import (FORM_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session, Sessions, form_csrf,
+                                    form_csrf_ok, same, set_cookie)
+
+
+class Guard:
+    """Session lookup and CSRF checks for the dashboard."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+
+    def current(self, request: web.Request) -> Session | None:
+        """The session of this request, or None."""
+        return self.sessions.get(request.cookies.get(SESSION_COOKIE))
+
+    def require(self, request: web.Request) -> Session:
+        """The session, or a redirect to the login page."""
+        session = self.current(request)
+        if session is None:
+            raise web.HTTPSeeOther(location="/dashboard/login")
+        return session
+
+    async def form(self, request: web.Request) -> tuple[Session, dict]:
+        """The session and posted form of a dashboard POST; 403 without the session's CSRF token."""
+        session = self.current(request)
+        form = await request.post()
+        if session is None:
+            raise Refused(403, "Your session has ended. Log in again.")
+        if not same(session.csrf, form.get("csrf")):
+            raise Refused(403, "This form is missing its security token (CSRF). Reload the page and try again.")
+        return session, form
+
+
+def register_auth(rt: Runtime, guard: Guard) -> None:
+    """Add /dashboard/login and /dashboard/logout."""
+
+    @rt.app.page("/dashboard/login")
+    class Login(View):
+        """Log in with a secretariat token."""
+
+        @html_guarded
+        async def get(self, request: web.Request) -> web.Response:
+            """The login form."""
+            return _login_page(request)
+
+        @html_guarded
+        async def post(self, request: web.Request) -> web.Response:
+            """Check the token and start a session."""
+            form = await request.post()
+            if not form_csrf_ok(request, form):
+                raise Refused(403, "This form is missing its security token (CSRF). Reload the page and try again.")
+            token = (form.get("token") or "").strip()
+            try:
+                record = rt.tables.tokens.get(hash_token(token)) if token else None
+            except UnicodeError:
+                record = None
+            if record is None or record.revoked or TokenRole(record.role) is not TokenRole.secretariat:
+                return _login_page(request, "This is not a valid secretariat token.", 401)
+            raw, _ = guard.sessions.create(record.name, record.token_id)
+            response = redirect("/dashboard")
+            set_cookie(response, request, SESSION_COOKIE, raw, max_age=SESSION_SECONDS, path="/", samesite="Strict")
+            return response
+
+    @rt.app.page("/dashboard/logout")
+    class Logout(View):
+        """End the session."""
+
+        @html_guarded
+        async def post(self, request: web.Request) -> web.Response:
+            """Drop the session and its cookie."""
+            await guard.form(request)
+            guard.sessions.drop(request.cookies.get(SESSION_COOKIE))
+            response = redirect("/dashboard/login")
+            response.del_cookie(SESSION_COOKIE, path="/")
+            return response
+
+
+def _login_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    csrf, new_cookie = form_csrf(request)
+    response = page("login.html.j2", status=status, csrf=csrf, error=error)
+    if new_cookie:
+        set_cookie(response, request, FORM_CSRF_COOKIE, csrf, max_age=None, samesite="Lax")
+    return response

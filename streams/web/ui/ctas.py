@@ -1,0 +1,167 @@
+"""Calls to action in the dashboard: the form with live audience counts, approval, progress and signatories."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faust.web import View
+
+from agents.audience import select_members
+from agents.fanout import prefill
+from agents.regions import load_region_table
+from notifiers.segments import segments
+from schemas.actions import Audience
+from schemas.vocab import ActionKind, Channel, Region
+from streams.runtime import Runtime
+from streams.web.actions import action_counts, approve_action, signatories_csv
+from streams.web.cases import find_case
+from streams.web.common import ApiError, guarded, json_response
+from streams.web.ui import i18n
+from streams.web.ui.auth import Guard
+from streams.web.ui.render import Refused, html_guarded, page, redirect
+
+KINDS = [k.value for k in ActionKind]
+BARS = ("queued", "sent", "delivered", "failed", "signed")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").replace(";", ",").split(",") if v.strip()]
+
+
+def audience_from(data) -> tuple[dict, list[str]]:
+    """The audience body and channels from a form or query string (countries and groups comma-separated)."""
+    audience = {"regions": [r for r in data.getall("regions", []) if r in {x.value for x in Region}],
+                "countries": [c.upper() for c in _split(data.get("countries"))],
+                "languages": [lang for lang in data.getall("languages", []) if lang in i18n.LANGUAGES],
+                "working_groups": _split(data.get("working_groups"))}
+    channels = [c for c in data.getall("channels", []) if c in {x.value for x in Channel}]
+    return audience, channels
+
+
+def reach(rt: Runtime, case, audience: dict, channels: list[str], texts: dict[str, str]) -> dict:
+    """Recipients per channel, SMS recipients per language, segments per language and the estimated fan-out time."""
+    try:
+        parsed = Audience.model_validate(audience)
+    except Exception:  # noqa: BLE001 - a half-typed country code counts nobody
+        return {"recipients": {c: 0 for c in channels}, "sms_by_language": {}, "segments": {}, "seconds": 0}
+    members = select_members(rt.tables.members.values(), parsed, load_region_table().network_region)
+    chans = [Channel(c) for c in channels]
+    counted = {ch.value: [m for m in members if ch in m.channels and ch not in m.opted_out
+                          and (m.phone if ch is Channel.sms else m.email)] for ch in chans}
+    by_lang: dict[str, int] = {}
+    for m in counted.get("sms", []):
+        by_lang[m.language] = by_lang.get(m.language, 0) + 1
+    missing = sorted(set(by_lang) - set(texts))
+    all_texts = {**prefill(case, "sign_on_letter", missing), **texts} if missing else texts
+    segs = {lang: segments(text).segments for lang, text in all_texts.items()}
+    d = rt.settings.delivery
+    sms_seconds = sum(n * segs.get(lang, segs.get("en", 1)) for lang, n in by_lang.items()) / d.sms_segments_per_second
+    mail_seconds = len(counted.get("email", [])) / d.email_per_second
+    return {"recipients": {k: len(v) for k, v in counted.items()}, "sms_by_language": by_lang, "segments": segs,
+            "seconds": round(max(sms_seconds, mail_seconds), 1), "sms_rate": d.sms_segments_per_second}
+
+
+def _case_or_404(rt: Runtime, case_id: str):
+    case = find_case(rt, case_id)
+    if case is None:
+        raise Refused(404, "No such case.")
+    return case
+
+
+def render_form(rt: Runtime, case, session, form=None, errors=None, status: int = 200) -> web.Response:
+    """The call-to-action form, prefilled from the templates."""
+    kind = (form.get("kind") if form else None) or "sign_on_letter"
+    prefills = {k: prefill(case, k, i18n.LANGUAGES) for k in KINDS}
+    texts = {lang: (form.get(f"messages.{lang}") if form else None) or prefills[kind][lang] for lang in i18n.LANGUAGES}
+    audience, channels = audience_from(form) if form else ({"regions": [], "countries": [], "languages": [],
+                                                           "working_groups": []}, ["sms", "email"])
+    return page("action_new.html.j2", status=status, case=case, session=session, kinds=KINDS, kind=kind,
+                texts=texts, prefills=prefills, regions=[r.value for r in Region], audience=audience,
+                channels=channels or ["sms", "email"], errors=errors or {}, deadline=form.get("deadline") if form else "",
+                reach=reach(rt, case, audience, channels or ["sms", "email"], texts),
+                segs={lang: segments(t) for lang, t in texts.items()}, page_name="case")
+
+
+def register_cta_views(rt: Runtime, guard: Guard) -> None:
+    """Add the call-to-action form, audience counts, action page, progress and signatories."""
+
+    @rt.app.page("/dashboard/cases/{case_id}/action")
+    class NewAction(View):
+        """Approve a call to action."""
+
+        @html_guarded
+        async def get(self, request: web.Request, case_id: str) -> web.Response:
+            """The form."""
+            return render_form(rt, _case_or_404(rt, case_id), guard.require(request))
+
+        @html_guarded
+        async def post(self, request: web.Request, case_id: str) -> web.Response:
+            """Approve through approve_action and go to the action's progress page."""
+            session, form = await guard.form(request)
+            case = _case_or_404(rt, case_id)
+            audience, channels = audience_from(form)
+            body: dict = {"kind": form.get("kind") or "", "audience": audience, "channels": channels,
+                          "messages": {lang: form.get(f"messages.{lang}").strip() for lang in i18n.LANGUAGES
+                                       if (form.get(f"messages.{lang}") or "").strip()}}
+            if (form.get("deadline") or "").strip():
+                body["deadline"] = form.get("deadline").strip() + "T23:59:59+00:00"
+            try:
+                result = await approve_action(rt, case.case_id, body, session.name)
+            except ApiError as exc:
+                errors = {p.field: p.message for p in exc.problems}
+                return render_form(rt, case, session, form, errors, status=exc.status)
+            return redirect(f"/dashboard/actions/{result['action_id']}")
+
+    @rt.app.page("/dashboard/cases/{case_id}/audience.json")
+    class Reach(View):
+        """Live recipient counts for the form."""
+
+        @guarded
+        async def get(self, request: web.Request, case_id: str) -> web.Response:
+            """Recipients per channel and the estimated fan-out time for an audience."""
+            if guard.current(request) is None:
+                return json_response({"error": "log in first"}, status=401)
+            case = find_case(rt, case_id)
+            if case is None:
+                return json_response({"error": "no such case"}, status=404)
+            audience, channels = audience_from(request.query)
+            kind = request.query.get("kind") if request.query.get("kind") in KINDS else "sign_on_letter"
+            texts = prefill(case, kind, i18n.LANGUAGES)
+            return json_response(reach(rt, case, audience, channels, texts))
+
+    @rt.app.page("/dashboard/actions/{action_id}")
+    class ActionPage(View):
+        """Progress of a call to action."""
+
+        @html_guarded
+        async def get(self, request: web.Request, action_id: str) -> web.Response:
+            """Live progress bars and the signatories download."""
+            session = guard.require(request)
+            action = rt.tables.actions.get(action_id)
+            return page("action.html.j2", session=session, action=action, action_id=action_id,
+                        counts=action_counts(rt, action_id), bars=BARS, page_name="case")
+
+    @rt.app.page("/dashboard/actions/{action_id}/progress.json")
+    class Progress(View):
+        """Progress counters as JSON (polled every second)."""
+
+        @guarded
+        async def get(self, request: web.Request, action_id: str) -> web.Response:
+            """Counters and percent done."""
+            if guard.current(request) is None:
+                return json_response({"error": "log in first"}, status=401)
+            counts = action_counts(rt, action_id)
+            done = counts["delivered"] + counts["failed"]
+            percent = round(100 * done / counts["queued"]) if counts["queued"] else 0
+            return json_response({"found": rt.tables.actions.get(action_id) is not None, "counts": counts,
+                                  "percent": percent})
+
+    @rt.app.page("/dashboard/actions/{action_id}/signatories.csv")
+    class Signatories(View):
+        """Signatories as CSV."""
+
+        @html_guarded
+        async def get(self, request: web.Request, action_id: str) -> web.Response:
+            """The CSV download."""
+            guard.require(request)
+            return web.Response(text=signatories_csv(rt, action_id), content_type="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="{action_id}-signatories.csv"', "Cache-Control": "no-store"})

@@ -1,0 +1,104 @@
+"""The secretariat's dashboard: the live case queue, a case page and its lifecycle buttons."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from faust.web import View
+
+from schemas.vocab import CaseStatus, Consent, Region, Urgency
+from streams.runtime import Runtime
+from streams.web.cases import TRANSITIONS, change_case, find_case, list_cases
+from streams.web.common import ApiError
+from streams.web.ui.auth import Guard
+from streams.web.ui.render import Refused, html_guarded, page, redirect
+
+FILTERS = {"status": [s.value for s in CaseStatus], "urgency": [u.value for u in Urgency],
+           "region": [r.value for r in Region], "country": None}
+FIELDS = {"verify": ("note",), "escalate": ("urgency", "reason"), "consent": ("consent", "note"),
+          "close": ("outcome",), "dismiss": ("reason",)}
+
+
+def queue_filters(query) -> dict[str, str]:
+    """The valid filters of a query string (others are ignored)."""
+    out = {}
+    for name, allowed in FILTERS.items():
+        value = (query.get(name) or "").strip()
+        if value and (allowed is None and len(value) == 2 and value.isalpha() or allowed and value in allowed):
+            out[name] = value.upper() if name == "country" else value
+    return out
+
+
+def case_actions(rt: Runtime, case_id: str) -> list:
+    """Calls to action approved for a case, newest first."""
+    return sorted((a for a in rt.tables.actions.values() if a.case_id == case_id), key=lambda a: a.approved_at,
+                  reverse=True)
+
+
+def render_case(rt: Runtime, request: web.Request, session, case_id: str, error: str | None = None,
+                status: int = 200) -> web.Response:
+    """The case page."""
+    case = find_case(rt, case_id)
+    if case is None:
+        raise Refused(404, "No such case (a report just submitted may take a moment).")
+    can_act = case.status is CaseStatus.verified and case.consent >= Consent.network
+    return page("case.html.j2", status=status, case=case, session=session, error=error,
+                done=request.query.get("done"), actions=case_actions(rt, case.case_id), can_act=can_act,
+                urgencies=FILTERS["urgency"], consents=[c.value for c in Consent], page_name="case")
+
+
+async def _settled(rt: Runtime, case_id: str, event_id: str, timeout: float = 2.0) -> None:
+    """Wait briefly until the case table shows the event, so the next page shows the change."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        case = find_case(rt, case_id)
+        if case is not None and any(e.event_id == event_id for e in case.history):
+            return
+        await asyncio.sleep(0.05)
+
+
+def register_dashboard(rt: Runtime, guard: Guard) -> None:
+    """Add /dashboard and the case pages."""
+
+    @rt.app.page("/dashboard")
+    class Queue(View):
+        """The case queue."""
+
+        @html_guarded
+        async def get(self, request: web.Request) -> web.Response:
+            """Cases, most urgent first, filtered; new and changed cases arrive live."""
+            session = guard.require(request)
+            filters = queue_filters(request.query)
+            broadcaster = rt.extras["ui_broadcaster"]
+            return page("dashboard.html.j2", session=session, cases=list_cases(rt, filters), filters=filters,
+                        choices=FILTERS, since=broadcaster.seq, page_name="queue")
+
+    @rt.app.page("/dashboard/cases/{case_id}")
+    class CasePage(View):
+        """One case."""
+
+        @html_guarded
+        async def get(self, request: web.Request, case_id: str) -> web.Response:
+            """Reports, urgency and reasons, mechanisms, consent, history, and the lifecycle buttons."""
+            return render_case(rt, request, guard.require(request), case_id)
+
+    @rt.app.page("/dashboard/cases/{case_id}/do/{verb}")
+    class CaseChange(View):
+        """Lifecycle buttons."""
+
+        @html_guarded
+        async def post(self, request: web.Request, case_id: str, verb: str) -> web.Response:
+            """Verify, escalate, change consent, close or dismiss through change_case."""
+            session, form = await guard.form(request)
+            if verb not in TRANSITIONS:
+                raise Refused(404, "Unknown action.")
+            body = {k: form.get(k).strip() for k in FIELDS[verb] if (form.get(k) or "").strip()}
+            try:
+                result = await change_case(rt, case_id, verb, body, session.name)
+            except ApiError as exc:
+                message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
+                return render_case(rt, request, session, case_id, error=message, status=exc.status)
+            await _settled(rt, case_id, result["event_id"])
+            return redirect(f"/dashboard/cases/{case_id}?done={verb}")

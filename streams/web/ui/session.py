@@ -1,0 +1,99 @@
+"""Secretariat sessions (in memory, keyed by a hash of a random id) and CSRF tokens.
+
+Sessions live in this worker's memory: with several web workers a login holds on one only, and a restart
+logs everybody out. The cookie carries nothing but the random session id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+SESSION_COOKIE = "sol_session"
+FORM_CSRF_COOKIE = "sol_csrf"
+REPORTER_COOKIE = "sol_reporter"
+SESSION_SECONDS = 8 * 3600
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Constant-time equality of two non-empty strings."""
+    return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
+
+
+@dataclass
+class Session:
+    """A logged-in secretariat user: the token's name and id, a CSRF token and an expiry."""
+
+    name: str
+    token_id: str
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    expires: float = field(default_factory=lambda: time.time() + SESSION_SECONDS)
+
+
+class Sessions:
+    """Sessions by SHA-256 of their id, with expiry."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, Session] = {}
+
+    def create(self, name: str, token_id: str) -> tuple[str, Session]:
+        """A new session; returns the raw id (for the cookie only) and the session."""
+        self._expire()
+        raw = secrets.token_urlsafe(32)
+        session = Session(name=name, token_id=token_id)
+        self._by_hash[_digest(raw)] = session
+        return raw, session
+
+    def get(self, raw: str | None) -> Session | None:
+        """The live session for a raw id, or None."""
+        if not raw:
+            return None
+        session = self._by_hash.get(_digest(raw))
+        if session is None or session.expires < time.time():
+            self._by_hash.pop(_digest(raw), None)
+            return None
+        return session
+
+    def drop(self, raw: str | None) -> None:
+        """End a session."""
+        if raw:
+            self._by_hash.pop(_digest(raw), None)
+
+    def _expire(self) -> None:
+        now = time.time()
+        for key in [k for k, s in self._by_hash.items() if s.expires < now]:
+            del self._by_hash[key]
+
+
+def secure(request: web.Request) -> bool:
+    """Whether cookies should carry the Secure flag (the request came over HTTPS)."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, *, max_age: int | None,
+               path: str = "/", samesite: str = "Strict") -> None:
+    """Set an HttpOnly cookie with our defaults."""
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite=samesite,
+                        secure=secure(request))
+
+
+def form_csrf(request: web.Request) -> tuple[str, bool]:
+    """The double-submit CSRF token for anonymous forms: (token, whether the cookie must be set)."""
+    current = request.cookies.get(FORM_CSRF_COOKIE, "")
+    if len(current) >= 32:
+        return current, False
+    return secrets.token_urlsafe(32), True
+
+
+def form_csrf_ok(request: web.Request, form) -> bool:
+    """Whether the form's csrf field matches the CSRF cookie."""
+    return same(request.cookies.get(FORM_CSRF_COOKIE), form.get("csrf"))

@@ -1,0 +1,20 @@
+// Action progress: poll the counters every second until every notification is settled.
+(function () {
+  "use strict";
+  var box = document.getElementById("progress");
+  if (!box) return;
+  var names = ["targeted", "opted_out", "queued", "sent", "delivered", "failed", "signed"], found = false;
+  function tick() {
+    fetch(box.dataset.url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      var c = d.counts || {};
+      names.forEach(function (n) {
+        var el = document.getElementById("c-" + n), bar = document.getElementById("p-" + n);
+        if (el) el.textContent = c[n] || 0;
+        if (bar) { bar.max = c.queued || 1; bar.value = c[n] || 0; }
+      });
+      document.getElementById("pct").textContent = d.percent + "%";
+      if (d.found && !found) { found = true; var p = document.getElementById("pending"); if (p) location.reload(); }
+    }).catch(function () {}).then(function () { setTimeout(tick, 1000); });
+  }
+  tick();
+})();
