@@ -34,3 +34,12 @@ test: install
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .hypothesis
+
+bench: install
+	@$(BIN)/pip install -q -e ".[test,bench]"
+	@$(PYTHON) deploy/kafka/broker.py start >/dev/null
+	$(BIN)/python -m bench pipeline fanout latency memory $(BENCH_ARGS)
+
+drills: install
+	@$(PYTHON) deploy/kafka/broker.py start >/dev/null
+	$(BIN)/python -m bench drills $(DRILL_ARGS)
