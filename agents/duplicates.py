@@ -35,7 +35,11 @@ def _normalized(names: Iterable[str | None]) -> set[str]:
 
 def names_match(a: Sequence[str | None], b: Sequence[str | None]) -> bool:
     """Whether any named defender of one list is a named defender of the other (exact or fuzzy)."""
-    left, right = _normalized(a), _normalized(b)
+    return _normalized_match(_normalized(a), _normalized(b))
+
+
+def _normalized_match(left: Iterable[str], right: set[str]) -> bool:
+    left = set(left)
     if not left.isdisjoint(right):
         return True
     cutoff = FUZZY_THRESHOLD * 100
@@ -67,17 +71,23 @@ class CaseSummary(BaseModel):
         )
 
 
-def is_duplicate(candidate: CaseSummary, report: ReportIn) -> bool:
-    """Whether the report joins the open case: same country and type, within 72 hours, a name in common."""
-    return (
-        candidate.open
-        and candidate.country == report.country
-        and candidate.incident_type == report.incident_type
-        and abs(candidate.occurred_at - report.occurred_at) <= WINDOW
-        and names_match(list(candidate.names), [d.name for d in report.defenders])
-    )
+def is_duplicate(candidate: CaseSummary, report: ReportIn, names: set[str] | None = None) -> bool:
+    """Whether the report joins the open case: same country and type, within 72 hours, a name in common.
+
+    `names` are the report's normalised defender names, when the caller has them already.
+    """
+    if not (candidate.open and candidate.country == report.country
+            and candidate.incident_type == report.incident_type
+            and abs(candidate.occurred_at - report.occurred_at) <= WINDOW):
+        return False
+    # Candidate names are stored normalised: only the report's names need folding, and only once.
+    names = names if names is not None else _normalized(d.name for d in report.defenders)
+    return bool(names) and _normalized_match(candidate.names, names)
 
 
 def find_duplicate(candidates: Iterable[CaseSummary], report: ReportIn) -> CaseSummary | None:
     """The first open case the report duplicates, or None."""
-    return next((c for c in candidates if is_duplicate(c, report)), None)
+    names = _normalized(d.name for d in report.defenders)
+    if not names:
+        return None
+    return next((c for c in candidates if is_duplicate(c, report, names)), None)

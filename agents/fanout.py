@@ -96,10 +96,14 @@ def fan_out_action(action: CallToAction, case: Case, members: Iterable[Member]) 
     """One notification per (action, member, channel) in the member's language (English fallback)."""
     out = FanOut()
     deadline = action.deadline.strftime("%Y-%m-%d") if action.deadline else None
+    texts: dict[str, tuple[str, str]] = {}  # language -> (body, email subject): rendered once per language
     for member in members:
         lang = member.language if member.language in action.messages else "en"
-        text = action.messages.get(lang) or next(iter(action.messages.values()))
-        values = template_values(case, lang, deadline)
+        if lang not in texts:
+            text = action.messages.get(lang) or next(iter(action.messages.values()))
+            values = template_values(case, lang, deadline)
+            texts[lang] = (render_text(text, **values), render("action_subject", lang, **values))
+        body, subject = texts[lang]
         for channel in action.channels:
             if channel not in member.channels or not address(member, channel):
                 continue
@@ -108,8 +112,8 @@ def fan_out_action(action: CallToAction, case: Case, members: Iterable[Member]) 
                 continue
             out.notifications.append(Notification(
                 idempotency_key=action_key(action.action_id, member.member_id, channel), member_id=member.member_id,
-                channel=channel, to=address(member, channel), language=lang, body=render_text(text, **values),
-                subject=render("action_subject", lang, **values) if channel is Channel.email else None,
+                channel=channel, to=address(member, channel), language=lang, body=body,
+                subject=subject if channel is Channel.email else None,
                 lane=Lane.bulk, action_id=action.action_id, case_id=case.case_id,
             ))
     return out

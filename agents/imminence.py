@@ -39,6 +39,7 @@ class ImminenceDataError(ValueError):
     """The imminence phrasebook file is missing or malformed."""
 
 
+@lru_cache(maxsize=8192)
 def _fold_char(ch: str) -> str:
     # casefold before NFKD so that e.g. a dotted capital I loses its dot with the other marks.
     decomposed = unicodedata.normalize("NFKD", ch.casefold())

@@ -40,14 +40,20 @@ def languages(path: str) -> list[str]:
     return sorted(node)
 
 
+@lru_cache(maxsize=1024)
+def _compiled(text: str):
+    # Compiling is the expensive part; a fan-out renders the same few texts thousands of times.
+    return _env().from_string(text)
+
+
 def render(path: str, language: str, **values: Any) -> str:
     """Render the template at `path` in `language` (English if missing)."""
-    return _env().from_string(template(path, language)).render(**values).strip()
+    return _compiled(template(path, language)).render(**values).strip()
 
 
 def render_text(text: str, **values: Any) -> str:
     """Render a secretariat-written text that may use the same placeholders."""
-    return _env().from_string(text).render(**values).strip()
+    return _compiled(text).render(**values).strip()
 
 
 @lru_cache(maxsize=2048)

@@ -36,6 +36,10 @@ class Deliverer:
         d = rt.settings.delivery
         self.pacers = {Channel.sms: Pacer(d.sms_segments_per_second), Channel.email: Pacer(d.email_per_second)}
         self.inflight: dict[str, asyncio.Event] = {}
+        # Keys not settled yet (sending, retrying, or an SMS awaiting its receipt): what the reconciler
+        # looks at, so it never walks the whole ledger. Built from the ledger on first use after start-up.
+        self.unsettled: set[str] = set()
+        self._index_ready = False
         self._notifiers: dict[Channel, list] = {}
         self._turn = 0
         # Separate concurrency per lane, so a bulk fan-out never holds the slots an alert needs.
@@ -87,6 +91,7 @@ class Deliverer:
             seen.add(key)
             todo.append((n, prior))
             self.inflight[key] = asyncio.Event()
+            self.unsettled.add(key)
             if not prior or prior["state"] != UNKNOWN_OUTCOME:
                 # The notification rides along until it settles, so the reconciler can finish it after a crash.
                 ledger[key] = {"state": UNKNOWN_OUTCOME, "since": utcnow().isoformat(), "attempt": n.attempt,
@@ -140,6 +145,8 @@ class Deliverer:
         tb.ledger[n.idempotency_key] = entry
         if n.channel is Channel.sms:
             tb.sid_index[provider_id] = n.idempotency_key
+        else:
+            self.unsettled.discard(n.idempotency_key)
         self._observe(n, state)
         if n.channel is not Channel.sms:
             return
@@ -158,6 +165,7 @@ class Deliverer:
             entry.update(state=DeliveryState.opted_out.value, error=exc.code)
             entry.pop("notification", None)
             tb.ledger[n.idempotency_key] = entry
+            self.unsettled.discard(n.idempotency_key)
             await self._opt_out(n.member_id, n.channel)
             self._observe(n, DeliveryState.opted_out, exc)
             return
@@ -173,6 +181,7 @@ class Deliverer:
         entry.update(state=DeliveryState.failed.value, error=exc.code)
         entry.pop("notification", None)
         tb.ledger[n.idempotency_key] = entry
+        self.unsettled.discard(n.idempotency_key)
         reason = f"{exc.code or 'error'}: {exc}" + ("" if not exc.retryable else f" (gave up after {n.attempt + 1} attempts)")
         await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
             source_topic="notifications", key=n.idempotency_key, stage="deliver",
@@ -192,8 +201,16 @@ class Deliverer:
         """Finish notifications left unsettled by a lost receipt or a crash; return how many were acted on."""
         tb, d = self.rt.tables, self.rt.settings.delivery
         cutoff = utcnow() - timedelta(seconds=d.reconcile_after_seconds)
+        if not self._index_ready:
+            self.unsettled.update(k for k, e in tb.ledger.items() if e["state"] in (UNKNOWN_OUTCOME, "retrying")
+                                  or (e["state"] == DeliveryState.sent.value and e.get("channel") == Channel.sms.value))
+            self._index_ready = True
         stale_sent, unsettled = [], []
-        for key, entry in list(tb.ledger.items()):
+        for key in list(self.unsettled):
+            entry = tb.ledger.get(key)
+            if entry is None or entry["state"] not in (UNKNOWN_OUTCOME, "retrying", DeliveryState.sent.value):
+                self.unsettled.discard(key)
+                continue
             if key in self.inflight or len(stale_sent) + len(unsettled) >= limit:
                 continue
             since = datetime.fromisoformat(entry.get("at") or entry.get("since"))
@@ -251,4 +268,7 @@ def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
     if status.state not in (DeliveryState.delivered, DeliveryState.failed):
         return False
     rt.tables.ledger[status.idempotency_key] = {**entry, "state": status.state.value, "error": status.error_code}
+    deliverer = rt.extras.get("deliverer")
+    if deliverer is not None:
+        deliverer.unsettled.discard(status.idempotency_key)
     return True

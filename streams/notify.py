@@ -77,9 +77,10 @@ def register_notify(rt: Runtime) -> None:
             await deliverer.deliver_batch(batch)
 
     app.agent(t.notifications_priority, name="deliver_priority")(deliver_lane)
-    app.agent(t.notifications_bulk, name="deliver_bulk")(deliver_lane)
+    # Several batches in flight: a batch waiting on slow sends does not hold up the next one.
+    app.agent(t.notifications_bulk, name="deliver_bulk", concurrency=4)(deliver_lane)
 
-    @app.agent(t.notifications_retry, name="deliver_retries")
+    @app.agent(t.notifications_retry, name="deliver_retries", concurrency=4)
     async def deliver_retries(stream):
         """Retry temporary failures once their back-off has passed."""
         async for batch in stream.take(BATCH, within=WITHIN):
