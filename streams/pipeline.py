@@ -29,10 +29,37 @@ def reopened(ev: CaseEvent) -> CaseEvent | None:
     )
 
 
+class DedupIndex:
+    """The duplicate index table with its parsed entries cached: this module is its only writer.
+
+    Parsing and re-serialising every open case of a key for every report made intake O(open cases).
+    """
+
+    def __init__(self, table) -> None:
+        self.table = table
+        self._cache: dict[str, tuple[list[CaseSummary], list[dict]]] = {}
+
+    def get(self, key: str) -> list[CaseSummary]:
+        """Open cases of a country|incident_type key."""
+        if key not in self._cache:
+            raw = list(self.table.get(key) or [])
+            self._cache[key] = (index_load(raw), raw)
+        return list(self._cache[key][0])
+
+    def put(self, key: str, entries: list[CaseSummary]) -> None:
+        """Replace a key's entries, serialising only the ones that changed."""
+        old, dumped = self._cache.get(key, ([], []))
+        known = {id(e): d for e, d in zip(old, dumped)}
+        fresh = [known.get(id(e)) or index_dump([e])[0] for e in entries]
+        self._cache[key] = (list(entries), fresh)
+        self.table[key] = fresh
+
+
 def register_pipeline(rt: Runtime) -> None:
     """Register the report pipeline agents on the app."""
     app, t, tb = rt.app, rt.topics, rt.tables
     source = t.reports_submitted.get_topic_name()
+    index = DedupIndex(tb.dedup_index)
 
     @app.agent(t.reports_submitted, name="validate_reports")
     async def validate_reports(stream):
@@ -40,7 +67,7 @@ def register_pipeline(rt: Runtime) -> None:
         async for event in stream.events():
             key = event.key.decode("utf-8", "replace") if event.key else None
             try:
-                outcome = process_submission(event.value, source, key, lambda k: index_load(tb.dedup_index.get(k)))
+                outcome = process_submission(event.value, source, key, index.get)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the intake
                 log.error("intake failed with %s at partition %s offset %s", type(exc).__name__,
                           event.message.partition, event.message.offset)
@@ -52,7 +79,7 @@ def register_pipeline(rt: Runtime) -> None:
                 continue
             for ev in outcome.events:
                 await t.cases_events.send(key=ev.case_id.encode(), value=ev)
-            tb.dedup_index[outcome.index_key] = index_dump(outcome.index)
+            index.put(outcome.index_key, outcome.index)
 
     @app.agent(t.cases_index, name="update_case_index")
     async def update_case_index(stream):
@@ -60,10 +87,10 @@ def register_pipeline(rt: Runtime) -> None:
         async for notice in stream:
             data = json.loads(notice)
             key = dedup_key(data["country"], data["incident_type"])
-            entries = [e for e in index_load(tb.dedup_index.get(key)) if e.case_id != data["case_id"]]
+            entries = [e for e in index.get(key) if e.case_id != data["case_id"]]
             if data.get("action") == "open":
                 entries.append(CaseSummary.model_validate(data["summary"]))
-            tb.dedup_index[key] = index_dump(entries)
+            index.put(key, entries)
 
     async def notify_index(case, action: str, summary: CaseSummary | None = None) -> None:
         notice = {"case_id": case.case_id, "country": case.country, "incident_type": case.incident_type.value,
