@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 
 from agents.audience import oncall, select_members
-from agents.fanout import alert_notifications, fan_out_action, needs_alert
+from agents.casefile import open_case
+from agents.classification import classify
+from agents.fanout import ALERT_LEVELS, alert_notifications, fan_out_action, needs_alert
 from agents.keywords import Intent, intent_of
 from agents.regions import load_region_table
 from agents.texts import render
 from schemas.actions import CallToAction
 from schemas.base import utcnow
-from schemas.cases import Case, CaseEvent
+from schemas.cases import Case, CaseEvent, CaseEventKind, StoredReport
 from schemas.members import Member
 from schemas.notifications import DeliveryStatus, Lane, Notification
 from schemas.replies import InboundReply
+from schemas.reports import ReportIn, ReportSubmitted
 from schemas.vocab import Channel
 from streams.delivery import Deliverer, settle_receipt
 from streams.runtime import Runtime
@@ -46,6 +50,29 @@ def register_notify(rt: Runtime) -> None:
             rt.extras.setdefault("alert_times", {})[after.case_id] = event.at
 
     rt.extras.setdefault("case_hooks", []).append(alert_secretariat)
+
+    async def page_now(envelope: ReportSubmitted, report: ReportIn) -> None:
+        """Page the on-call straight from intake for a report that classifies high or critical."""
+        stored = StoredReport(report_id=envelope.report_id, reference=envelope.reference,
+                              received_at=envelope.received_at, source=envelope.source, report=report,
+                              classification=classify(report))
+        if stored.classification.urgency not in ALERT_LEVELS:
+            return
+        case = open_case(CaseEvent(event_id=f"{envelope.report_id}:opened", case_id=envelope.case_id,
+                                   kind=CaseEventKind.opened, actor="system", at=envelope.received_at,
+                                   report=stored))
+        link = f"{rt.settings.dashboard_url.rstrip('/')}/cases/{case.case_id}"
+        await send_notifications(alert_notifications(case, oncall_members(), link))
+
+    rt.extras["page_now"] = page_now
+    oncall_cache: dict[str, object] = {"at": 0.0, "members": []}
+
+    def oncall_members() -> list[Member]:
+        """On-call members, re-read at most every few seconds (a scan of every member per report is slow)."""
+        now = time.monotonic()
+        if now - oncall_cache["at"] > 5.0:
+            oncall_cache.update(at=now, members=oncall(tb.members.values()))
+        return oncall_cache["members"]
 
     @app.on_before_shutdown.connect
     async def close_providers(app, **kwargs) -> None:

@@ -36,6 +36,11 @@ async def submit_report(rt: Runtime, body: object, source: str, submitted_by: st
     metrics = rt.extras.get("metrics")
     if metrics is not None:
         metrics.reports_received.labels(source=source).inc()
+    page = rt.extras.get("page_now")
+    if page is not None:
+        # The on-call must not wait behind the intake backlog; the pipeline's own page for the same case
+        # and urgency carries the same idempotency keys, so nobody is paged twice.
+        await page(envelope, report)
     return receipt(envelope)
 
 
