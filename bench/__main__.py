@@ -1,0 +1,54 @@
+"""`python -m bench [pipeline|fanout|latency|memory|drills|all] [options]`: benchmarks and fault drills."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("what", nargs="*", default=["pipeline", "fanout", "latency", "memory"],
+                   choices=["pipeline", "fanout", "latency", "memory", "drills", "all"])
+    p.add_argument("--runs", type=int, default=3, help="repetitions per benchmark (medians are reported)")
+    p.add_argument("--reports", type=int, default=50_000, help="pipeline: reports pre-loaded on the intake topic")
+    p.add_argument("--members", type=int, default=10_000, help="fan-out: members of the call to action")
+    p.add_argument("--throttled-members", type=int, default=2_000, help="fan-out: members for the 100 seg/s run")
+    p.add_argument("--alerts", type=int, default=200, help="latency: critical reports per load level")
+    p.add_argument("--load", type=float, default=500.0, help="latency: background reports/s")
+    p.add_argument("--memory-members", type=int, default=100_000, help="memory: members loaded and fanned out to")
+    p.add_argument("--profile", type=int, default=20, help="seconds of py-spy sampling in the last run (0: none)")
+    p.add_argument("--kills", type=int, default=10, help="drills: SIGKILLs during the fan-out")
+    p.add_argument("--drill-members", type=int, default=2_000, help="drills: members of the killed fan-out")
+    p.add_argument("--malformed", type=int, default=10_000, help="drills: malformed reports (API + topic)")
+    p.add_argument("--no-broker", action="store_true", help="drills: leave out the broker restart")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run what was asked, in order."""
+    args = parse(argv)
+    what = ["pipeline", "fanout", "latency", "memory", "drills"] if "all" in args.what else args.what
+    for name in what:
+        if name == "pipeline":
+            from bench.pipeline import main as run
+            run(reports=args.reports, runs=args.runs, profile_seconds=args.profile)
+        elif name == "fanout":
+            from bench.fanout import main as run
+            run(members=args.members, throttled_members=args.throttled_members, runs=args.runs,
+                profile_seconds=args.profile)
+        elif name == "latency":
+            from bench.latency import main as run
+            run(alerts=args.alerts, load=args.load, runs=args.runs)
+        elif name == "memory":
+            from bench.memory import main as run
+            run(members=args.memory_members)
+        elif name == "drills":
+            from bench.drills import main as run
+            run(kills=args.kills, members=args.drill_members, malformed=args.malformed, broker=not args.no_broker)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

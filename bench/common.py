@@ -1,0 +1,219 @@
+"""Shared bench plumbing: broker, sandbox with exact timestamps, worker stacks, results, tables, profiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tests.harness import ROOT, Http, Stack, bootstrap, broker_up, free_port, wait_for
+from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM
+
+RESULTS = ROOT / "bench" / "results"
+console = Console()
+
+
+def ensure_broker() -> str:
+    """The bootstrap address; starts the project's local broker when none is configured or running."""
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and not broker_up():
+        subprocess.run([sys.executable, str(ROOT / "deploy" / "kafka" / "broker.py"), "start"], check=True,
+                       stdout=subprocess.DEVNULL, timeout=600)
+    wait_for(broker_up, 60, 0.5, f"Kafka at {bootstrap()}")
+    return bootstrap()
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")))
+    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem_kb / 2**20, 1),
+            "python": platform.python_version(), "kernel": platform.release(), "broker": bootstrap(),
+            "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def save(name: str, payload: dict) -> Path:
+    """Write a result as JSON under bench/results/ and return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{name}-{stamp}.json"
+    path.write_text(json.dumps({"benchmark": name, "at": stamp, "machine": machine(), **payload}, indent=2))
+    console.print(f"[dim]result: {path.relative_to(ROOT)}[/dim]")
+    return path
+
+
+def show(title: str, columns: list[str], rows: list[list]) -> None:
+    """Print a rich table."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if col != columns[0] else "left")
+    for row in rows:
+        table.add_row(*[fmt(v) for v in row])
+    console.print(table)
+
+
+def fmt(value) -> str:
+    """A number formatted for a table."""
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def median(values: list[float]) -> float | None:
+    """The median, or None for no values."""
+    return statistics.median(values) if values else None
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(round(q / 100 * len(ordered) + 0.5))))
+    return ordered[rank - 1]
+
+
+def http_json(url: str, timeout: float = 60) -> object:
+    """GET a JSON document."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+class BenchSandbox:
+    """The unmodified sandbox as a subprocess, with the probe of bench/sandbox_host.py for exact timestamps."""
+
+    def __init__(self, tmp: Path, worker_port: int, faults: dict | None = None, seed: int = 7,
+                 delivery_delay: float = 0.02) -> None:
+        self.http_port, self.smtp_port, self.probe_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.probe = f"http://127.0.0.1:{self.probe_port}"
+        self.http = Http(self.url)
+        args = [sys.executable, "-m", "bench.sandbox_host", "--probe-port", str(self.probe_port),
+                "--http-port", str(self.http_port), "--smtp-port", str(self.smtp_port), "--account-sid", ACCOUNT_SID,
+                "--auth-token", AUTH_TOKEN, "--seed", str(seed), "--delivery-delay", str(delivery_delay),
+                "--inbound-webhook-url", f"http://127.0.0.1:{worker_port}/webhooks/twilio/sms"]
+        if faults:
+            args += ["--faults", json.dumps(faults)]
+        self.log_path = tmp / "sandbox.log"
+        self.proc = subprocess.Popen(args, cwd=str(ROOT), stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
+        wait_for(self._up, 30, 0.1, "the sandbox")
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"sandbox exited: {self.log_path.read_text()[-2000:]}")
+        try:
+            return bool(http_json(self.probe + "/probe/counts", 2))
+        except OSError:
+            return False
+
+    def counts(self) -> dict:
+        """How many SMS records and mails the sandbox holds."""
+        return http_json(self.probe + "/probe/counts")
+
+    def sms(self, start: int = 0) -> list[dict]:
+        """Outbound SMS from our number with exact creation times (epoch seconds)."""
+        items = http_json(f"{self.probe}/probe/sms?start={start}")["items"]
+        return [{"to": i[0], "t": i[2], "body": i[3], "status": i[5], "segments": i[6]}
+                for i in items if i[1] == FROM and i[4] == "outbound-api"]
+
+    def mail(self, start: int = 0) -> list[dict]:
+        """Mails received with exact times."""
+        return [{"to": i[0], "t": i[1], "subject": i[2], "text": i[3]}
+                for i in http_json(f"{self.probe}/probe/mail?start={start}")["items"]]
+
+    def faults(self, **changes) -> dict:
+        """Change the injected faults."""
+        return self.http.request("POST", "/sandbox/faults", changes)[1]
+
+    def stop(self) -> None:
+        """Stop the sandbox."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def world(tmp: Path, rate: float = 100000.0, faults: dict | None = None, extra_env: dict | None = None,
+          start: bool = True) -> tuple[Stack, BenchSandbox]:
+    """A bench sandbox and a worker wired to it, like tests/notify_harness.notify_stack."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    stack = Stack(tmp)
+    sandbox = BenchSandbox(tmp, stack.port, faults)
+    stack.env.update({
+        "SOLIDARITY_TWILIO__BASE_URL": sandbox.url, "SOLIDARITY_TWILIO__ACCOUNT_SID": ACCOUNT_SID,
+        "SOLIDARITY_TWILIO__AUTH_TOKEN": AUTH_TOKEN, "SOLIDARITY_TWILIO__FROM_NUMBER": FROM,
+        "SOLIDARITY_TWILIO__TIMEOUT_SECONDS": "2", "SOLIDARITY_SMTP__PORT": str(sandbox.smtp_port),
+        "SOLIDARITY_DELIVERY__SMS_SEGMENTS_PER_SECOND": str(rate),
+        "SOLIDARITY_DELIVERY__EMAIL_PER_SECOND": str(rate),
+        "SOLIDARITY_DELIVERY__BACKOFF_BASE_SECONDS": "0.2", "SOLIDARITY_DELIVERY__BACKOFF_MAX_SECONDS": "2",
+        "SOLIDARITY_DELIVERY__MAX_ATTEMPTS": "8", "SOLIDARITY_DELIVERY__RECONCILE_AFTER_SECONDS": "5",
+        "SOLIDARITY_LOG_LEVEL": "warning",
+        **(extra_env or {}),
+    })
+    if start:
+        try:
+            stack.start(180)
+        except BaseException:
+            sandbox.stop()
+            raise
+    return stack, sandbox
+
+
+def verified_case(stack: Stack, tokens: dict, body: dict) -> dict:
+    """Submit a report, wait for its case and verify it; the receipt."""
+    sec = tokens["secretariat"]
+    status, receipt = stack.http.request("POST", "/api/v1/reports", body, token=tokens["reporter"])
+    assert status == 202, receipt
+    wait_for(lambda: stack.http.request("GET", f"/api/v1/cases/{receipt['case_id']}", token=sec)[0] == 200, 60, 0.1,
+             "the case")
+    stack.http.request("POST", f"/api/v1/cases/{receipt['case_id']}/verify", {"note": "bench"}, token=sec)
+    wait_for(lambda: stack.http.request("GET", f"/api/v1/cases/{receipt['case_id']}", token=sec)[1]["status"]
+             == "verified", 60, 0.1, "verification")
+    return receipt
+
+
+def profile(pid: int, seconds: int, out: Path) -> dict:
+    """Sample a running process with py-spy for `seconds`; keep the collapsed stacks and return the top frames.
+
+    The collapsed file (`out`) renders as a flame graph with speedscope or flamegraph.pl.
+    """
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        return {"error": "py-spy not installed (pip install -e '.[bench]')"}
+    done = subprocess.run([str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",
+                           "--format", "raw", "--output", str(out), "--nonblocking"], capture_output=True, text=True,
+                          timeout=seconds + 60)
+    if not out.exists():
+        return {"error": f"py-spy produced no samples: {done.stderr[-300:]}"}
+    return {"file": str(out.relative_to(ROOT)), **summarise_profile(out)}
+
+
+def summarise_profile(raw: Path, top: int = 15) -> dict:
+    """Self and inclusive sample shares per function from py-spy's collapsed-stack output."""
+    own, incl, total = {}, {}, 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")" if " (" in f else f
+                  for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for f in set(frames):
+            incl[f] = incl.get(f, 0) + n
+    pick = lambda d: [[name, round(100 * n / total, 1)] for name, n in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
+    return {"samples": total, "self": pick(own), "inclusive": pick(incl)}
+

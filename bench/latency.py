@@ -1,0 +1,168 @@
+"""Alert latency: POST /api/v1/reports of a critical report -> the first on-call SMS the sandbox accepted.
+
+The send time is the client's clock just before the request; the arrival time is the sandbox store's
+creation time (microseconds, same host clock). Idle, and under a background load straight onto the intake topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from bench.common import console, ensure_broker, median, percentile, save, show, world
+from bench.members import TAIL_GROUP, member_rows, tail_count, write_csv
+from bench.pipeline import report_body
+from schemas.reports import ReportIn
+from streams import topics
+from streams.submission import build_submission
+from tests.harness import wait_for
+from tests.samples import report
+
+ONCALL = 3
+SPACING = 0.05
+
+
+class Load:
+    """A background producer of low-urgency reports at `rate` per second, straight onto the intake topic."""
+
+    def __init__(self, bootstrap: str, topic: str, rate: float, seconds: float) -> None:
+        self.bootstrap, self.topic, self.rate = bootstrap, topic, rate
+        now = datetime.now(UTC)
+        self.records = []
+        for n in range(int(rate * seconds)):
+            body = report_body(n, now) | {"incident_type": "smear_campaign", "imminent_danger": False, "ongoing": False}
+            key, env = build_submission(ReportIn.model_validate(body), "bench-load", None)
+            self.records.append((key, env.model_dump_json().encode()))
+        self.stop = threading.Event()
+        self.sent, self.seconds = 0, 0.0
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    async def _run(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
+        await producer.start()
+        t0 = time.perf_counter()
+        try:
+            for key, value in self.records:
+                if self.stop.is_set():
+                    break
+                due = t0 + self.sent / self.rate
+                if (delay := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(delay)
+                await producer.send(self.topic, value=value, key=key)
+                self.sent += 1
+        finally:
+            self.seconds = time.perf_counter() - t0
+            await producer.stop()
+
+
+def drained(stack, tokens, timeout: float = 600) -> float:
+    """Wait until the worker has worked through its intake backlog (a fresh report has its case); seconds."""
+    t0 = time.monotonic()
+    body = report(incident_type="smear_campaign", country="cl",
+                  defenders=[{"name": f"Probe {uuid.uuid4().hex[:10]}", "gender": "woman"}])
+    status, receipt = stack.http.request("POST", "/api/v1/reports", body, token=tokens["reporter"])
+    wait_for(lambda: stack.http.request("GET", f"/api/v1/cases/{receipt['case_id']}",
+                                        token=tokens["secretariat"])[0] == 200, timeout, 0.5, "the backlog to drain")
+    return time.monotonic() - t0
+
+
+def measure(stack, sandbox, tokens, phones: set[str], alerts: int, on_sent=None) -> dict:
+    """Send `alerts` critical reports, SPACING apart; latency of each one's first on-call SMS."""
+    base = sandbox.counts()["sms"]
+    sent: dict[str, float] = {}
+    statuses = []
+    for n in range(alerts):
+        body = report(incident_type="enforced_disappearance", country="gt",
+                      defenders=[{"name": f"Defensora {uuid.uuid4().hex[:10]}", "organization": "Colectivo",
+                                  "gender": "woman", "groups": ["indigenous"], "detained": True,
+                                  "incommunicado": True}])
+        t = time.time()
+        status, receipt = stack.http.request("POST", "/api/v1/reports", body, token=tokens["reporter"])
+        statuses.append(status)
+        if status == 202:
+            sent[receipt["reference"]] = t
+        time.sleep(SPACING)
+    if on_sent is not None:
+        on_sent()
+
+    def collect() -> dict[str, float]:
+        first: dict[str, float] = {}
+        for m in sandbox.sms(base):
+            if m["to"] in phones:
+                ref = next((r for r in sent if r in m["body"]), None)
+                if ref and (ref not in first or m["t"] < first[ref]):
+                    first[ref] = m["t"]
+        return first
+
+    try:
+        first = wait_for(lambda: f if len(f := collect()) >= len(sent) else None, 600, 1.0, "every alert")
+    except AssertionError:
+        first = collect()
+    lat = [1000 * (first[r] - t) for r, t in sent.items() if r in first]
+    return {"sent": len(sent), "non_202": sum(1 for s in statuses if s != 202), "arrived": len(lat),
+            "p50_ms": percentile(lat, 50) if lat else None, "p95_ms": percentile(lat, 95) if lat else None,
+            "p99_ms": percentile(lat, 99) if lat else None, "max_ms": max(lat) if lat else None}
+
+
+def main(alerts: int = 200, load: float = 500.0, runs: int = 3) -> dict:
+    """Idle and loaded latency, `runs` times each, in one world; print the table and save the JSON."""
+    bootstrap = ensure_broker()
+    results = {"idle": [], "loaded": []}
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        stack, sandbox = world(Path(tmp), rate=1000.0)
+        try:
+            tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
+            rows = member_rows(100, oncall=ONCALL)
+            stack.cli("members", "import", str(write_csv(rows, Path(tmp) / "members.csv")))
+            want = tail_count(rows)
+            wait_for(lambda: stack.http.request("GET", f"/api/v1/members?working_group={TAIL_GROUP}",
+                                                token=tokens["secretariat"])[1].get("count") == want, 60, 0.5, "members")
+            wait_for(lambda: stack.http.request("GET", "/api/v1/members?role=secretariat_oncall",
+                                                token=tokens["secretariat"])[1].get("count") == ONCALL, 60, 0.5, "on-call")
+            phones = {r["phone"] for r in rows if r["roles"] == "secretariat_oncall"}
+            topic = topics.full_name(topics.REPORTS_SUBMITTED, stack.env["SOLIDARITY_TOPIC_PREFIX"])
+            measure(stack, sandbox, tokens, phones, 10)  # warm-up: first connections, first table reads
+            for i in range(runs):
+                results["idle"].append(measure(stack, sandbox, tokens, phones, alerts))
+                console.print(f"run {i + 1}: idle p50 {results['idle'][-1]['p50_ms']:.0f} ms, "
+                              f"p99 {results['idle'][-1]['p99_ms']:.0f} ms")
+                if load <= 0:
+                    continue
+                bg = Load(bootstrap, topic, load, alerts * SPACING * 3 + 15)
+                bg.thread.start()
+                time.sleep(3.0)  # the load reaches steady state before the first alert
+                # The load runs while the alerts are sent; the alerts then wait behind what it left queued.
+                r = measure(stack, sandbox, tokens, phones, alerts, on_sent=bg.stop.set)
+                bg.thread.join(30)
+                r["load_per_s"] = bg.sent / bg.seconds if bg.seconds else None
+                r["load_reports"] = bg.sent
+                results["loaded"].append(r)
+                console.print(f"run {i + 1}: loaded p99 {r['p99_ms'] or 0:.0f} ms at {r['load_per_s'] or 0:.0f} reports/s")
+                # The next idle run starts once the worker has worked through the background reports.
+                r["drain_s"] = drained(stack, tokens)
+
+        finally:
+            stack.stop()
+            sandbox.stop()
+    table, summary = [], {}
+    for level in ("idle", "loaded"):
+        for i, r in enumerate(results[level]):
+            table.append([f"{level} run {i + 1}", r["arrived"], r["p50_ms"], r["p95_ms"], r["p99_ms"], r["max_ms"],
+                          r.get("load_per_s", 0.0)])
+        if not results[level]:
+            continue
+        summary[level] = {k: median([r[k] for r in results[level] if r[k] is not None])
+                          for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")}
+        table.append([f"{level} median", "", *summary[level].values(), ""])
+    show(f"Alert latency, report POST -> first on-call SMS at the sandbox ({alerts} per run; target p99 <= 500 ms)",
+         ["run", "alerts", "p50 ms", "p95 ms", "p99 ms", "max ms", "background reports/s"], table)
+    save("latency", {"params": {"alerts": alerts, "load": load, "runs": runs, "spacing_s": SPACING},
+                     "summary": summary, "runs": results})
+    return summary

@@ -1,0 +1,41 @@
+"""Small versions of the fault drills in bench/drills.py (the full ones run with `make drills`).
+
+Counts only: nothing lost, nothing sent twice, no 5xx, no crash. Never a timing assertion.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import drills
+
+
+def test_worker_sigkilled_three_times_mid_fan_out_loses_and_duplicates_nothing(kafka):
+    result = drills.sigkill_drill(members=300, kills=3, rate=60.0)
+    assert result["kills"] >= 1, result
+    assert result["lost"] == 0, result
+    assert result["duplicated"] == 0, result
+
+
+def test_provider_faults_at_twenty_percent_end_delivered_or_dead_lettered_once(kafka):
+    result = drills.faults_drill(members=300)
+    assert result["neither"] == 0, result
+    assert result["duplicated"] == 0, result
+    assert result["dead_lettered"] > 0, "the injected undelivered share should dead-letter some messages"
+
+
+def test_malformed_reports_get_no_5xx_and_never_crash_the_worker(kafka):
+    result = drills.malformed_drill(400)
+    assert result["api_5xx"] == 0, result["api_status"]
+    assert result["worker_crashes"] == 0 and result["healthy_after"], result
+    assert result["dead_letters"] not in (None, "crashed"), result
+
+
+def test_broker_restarted_mid_intake_loses_no_accepted_report(kafka):
+    result = drills.broker_restart_drill(reports=120, restart_after=40)
+    if not result["applicable"]:
+        # Not a missing service: the drill must not restart a broker this project does not own.
+        pytest.skip(f"not applicable: {result['why']}")
+    assert result["accepted"] > 0, result
+    assert result["lost"] == 0, result
+    assert result["worker_alive_after"], result
