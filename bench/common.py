@@ -20,6 +20,8 @@ from tests.harness import ROOT, Http, Stack, bootstrap, broker_up, free_port, wa
 from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM
 
 RESULTS = ROOT / "bench" / "results"
+# Collapsed py-spy stacks are large and machine-specific: kept out of git with the rest of .local/.
+PROFILES = ROOT / ".local" / "bench" / "profiles"
 console = Console()
 
 
@@ -190,6 +192,7 @@ def profile(pid: int, seconds: int, out: Path) -> dict:
     The collapsed file (`out`) renders as a flame graph with speedscope or flamegraph.pl.
     """
     spy = Path(sys.executable).parent / "py-spy"
+    out.parent.mkdir(parents=True, exist_ok=True)
     if not spy.exists():
         return {"error": "py-spy not installed (pip install -e '.[bench]')"}
     done = subprocess.run([str(spy), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100",

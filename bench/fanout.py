@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import (RESULTS, BenchSandbox, console, ensure_broker, median, profile, save, show,
+from bench.common import (PROFILES, BenchSandbox, console, ensure_broker, median, profile, save, show,
                           verified_case, world)
 from bench.members import TAIL_GROUP, member_rows, tail_count, write_csv
 from tests.harness import wait_for
@@ -113,7 +113,7 @@ def fan_out_runs(members: int, runs: int, profile_seconds: int) -> dict:
                 action_id, ref, t0 = approve(stack, tokens, ["sms", "email"], "ph")
                 if profile_seconds and i == runs - 1:
                     threading.Thread(target=lambda: prof.update(profile(
-                        stack.proc.pid, profile_seconds, RESULTS / "fanout-profile.txt")), daemon=True).start()
+                        stack.proc.pid, profile_seconds, PROFILES / "fanout-profile.txt")), daemon=True).start()
                 wait_handed(sandbox, base, members, members, timeout=max(300, members / 20))
                 sms = [m for m in sandbox.sms(base["sms"]) if ref in m["body"]]
                 mail = [m for m in sandbox.mail(base["mail"]) if ref in m["subject"] + m["text"]]

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.common import RESULTS, console, ensure_broker, median, profile, save, show
+from bench.common import PROFILES, console, ensure_broker, median, profile, save, show
 from schemas.reports import ReportIn
 from schemas.vocab import IncidentType
 from streams import topics
@@ -146,7 +146,7 @@ def run_once(n: int, tmp: Path, profile_seconds: int = 0) -> dict:
                 import threading
 
                 def run():
-                    prof.update(profile(stack.proc.pid, profile_seconds, RESULTS / "pipeline-profile.txt"))
+                    prof.update(profile(stack.proc.pid, profile_seconds, PROFILES / "pipeline-profile.txt"))
                 threading.Thread(target=run, daemon=True).start()
 
         cases = asyncio.run(count_cases(bootstrap, topics.full_name(topics.CASE_EVENTS, settings.topic_prefix), n,

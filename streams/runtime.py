@@ -46,6 +46,9 @@ def build_app(settings: Settings) -> faust.App:
         web_enabled=True,
         autodiscover=False,
         broker_commit_every=100,
+        # A killed worker's group membership must lapse quickly, or its replacement waits a minute to start.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         broker_commit_interval=0.5,
         producer_linger=0.005,
         stream_buffer_maxsize=4096,

@@ -10,8 +10,9 @@ import pytest
 from bench import drills
 
 
-def test_worker_sigkilled_twice_mid_fan_out_loses_and_duplicates_nothing(kafka):
-    result = drills.sigkill_drill(members=200, kills=2, rate=60.0)
+def test_worker_sigkilled_mid_fan_out_loses_and_duplicates_nothing(kafka):
+    # One kill: each costs about a minute before the restarted worker sends again (see BENCHMARKS.md).
+    result = drills.sigkill_drill(members=200, kills=1, rate=60.0)
     assert result["kills"] >= 1, result
     assert result["lost"] == 0, result
     assert result["duplicated"] == 0, result
