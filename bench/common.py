@@ -8,7 +8,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.harness import ROOT, Http, Stack, bootstrap, broker_up, free_port, wait_for
-from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM
+from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM, Sandbox
 
 RESULTS = ROOT / "bench" / "results"
 # Collapsed py-spy stacks are large and machine-specific: kept out of git with the rest of .local/.
@@ -92,8 +91,8 @@ def http_json(url: str, timeout: float = 60) -> object:
         return json.loads(resp.read())
 
 
-class BenchSandbox:
-    """The unmodified sandbox as a subprocess, with the probe of bench/sandbox_host.py for exact timestamps."""
+class BenchSandbox(Sandbox):
+    """The unmodified sandbox as a subprocess (faults/stop as in the tests' Sandbox), with the probe of bench/sandbox_host.py for exact timestamps."""
 
     def __init__(self, tmp: Path, worker_port: int, faults: dict | None = None, seed: int = 7,
                  delivery_delay: float = 0.02) -> None:
@@ -133,18 +132,6 @@ class BenchSandbox:
         """Mails received with exact times."""
         return [{"to": i[0], "t": i[1], "subject": i[2], "text": i[3]}
                 for i in http_json(f"{self.probe}/probe/mail?start={start}")["items"]]
-
-    def faults(self, **changes) -> dict:
-        """Change the injected faults."""
-        return self.http.request("POST", "/sandbox/faults", changes)[1]
-
-    def stop(self) -> None:
-        """Stop the sandbox."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def world(tmp: Path, rate: float = 100000.0, faults: dict | None = None, extra_env: dict | None = None,
