@@ -65,8 +65,14 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(out), offsets
 
 
+_ASCII_SPACES = re.compile(r"[\s\-]+")
+
+
 def fold_text(text: str) -> str:
     """Lower-case, strip accents and Arabic diacritics, unify Arabic letter variants, collapse spaces."""
+    if text.isascii():
+        # The same result without the per-character walk: ASCII only lower-cases and turns '-' into a space.
+        return _ASCII_SPACES.sub(" ", text.lower()).strip(" ")
     return fold_with_offsets(text)[0]
 
 
@@ -111,6 +117,12 @@ class _Pattern:
     phrase: str
     language: str
     regex: re.Pattern[str]
+    literal: str
+
+
+def _literal(phrase: str) -> str:
+    """The folded words a phrase's match must contain verbatim (the part before any wildcard)."""
+    return fold_text(phrase).rstrip("*")
 
 
 def _compile(phrase: str, prefixes: list[str]) -> re.Pattern[str]:
@@ -131,8 +143,12 @@ class Phrasebook:
         self._exceptions: dict[str, list[re.Pattern[str]]] = {}
         for language, entry in data.languages.items():
             for phrase in entry.phrases:
-                self._patterns.append(_Pattern(phrase, language, _compile(phrase, entry.prefixes)))
+                self._patterns.append(_Pattern(phrase, language, _compile(phrase, entry.prefixes), _literal(phrase)))
             self._exceptions[language] = [_compile(p, entry.prefixes) for p in entry.exceptions]
+        # Every match contains its phrase's literal words, so one scan for any literal rules most texts out
+        # before the per-phrase regexes run (they cost a fifth of intake when run on every report).
+        literals = sorted({p.literal for p in self._patterns}, key=len, reverse=True)
+        self._any_literal = re.compile("|".join(re.escape(lit) for lit in literals))
 
     @property
     def languages(self) -> list[str]:
@@ -141,12 +157,16 @@ class Phrasebook:
 
     def find(self, text: str) -> ImminenceHit | None:
         """The first (then longest) phrase in the text that speaks of now or the next hours, if any."""
+        if not self._any_literal.search(fold_text(text)):
+            return None
         folded, offsets = fold_with_offsets(text)
+        candidates = [p for p in self._patterns if p.literal in folded]
         excluded: dict[str, list[tuple[int, int]]] = {
-            lang: [m.span() for rx in rxs for m in rx.finditer(folded)] for lang, rxs in self._exceptions.items()
+            lang: [m.span() for rx in self._exceptions[lang] for m in rx.finditer(folded)]
+            for lang in {p.language for p in candidates}
         }
         best: tuple[int, int, _Pattern] | None = None
-        for pattern in self._patterns:
+        for pattern in candidates:
             for match in pattern.regex.finditer(folded):
                 start, end = match.span(1)
                 if any(s <= start and end <= e for s, e in excluded[pattern.language]):

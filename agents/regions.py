@@ -64,6 +64,11 @@ class RegionTable:
                 raise RegionTableError(f"network_overrides.{code}: country is not listed in any area")
             self._network[code] = region
         self._groups = {name: frozenset(codes) for name, codes in data.groups.items()}
+        by_country: dict[str, set[str]] = {}
+        for name, codes in self._groups.items():
+            for code in codes:
+                by_country.setdefault(code, set()).add(name)
+        self._groups_of = {code: frozenset(names) for code, names in by_country.items()}
 
     def _walk(self, area: Area, parents: tuple[str, ...], network: Region | None) -> None:
         codes = (*parents, area.code)
@@ -120,6 +125,10 @@ class RegionTable:
             return self._groups[group]
         except KeyError:
             raise RegionTableError(f"unknown country group {group!r}") from None
+
+    def groups_of(self, country: str) -> frozenset[str]:
+        """Names of the country groups a country belongs to (none for a code in no group)."""
+        return self._groups_of.get(country, frozenset())
 
     def area_members(self, m49_code: str) -> frozenset[str]:
         """Every country in an M49 area."""

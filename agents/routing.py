@@ -114,7 +114,7 @@ class Facts:
             country=report.country,
             urgency=urgency,
             m49=regions.m49_areas(report.country),
-            country_groups=frozenset(g for g in regions.group_names if report.country in regions.members(g)),
+            country_groups=regions.groups_of(report.country),
             detained=any(d.detained for d in report.defenders),
             groups=frozenset(g for d in report.defenders for g in d.groups),
             genders=frozenset(d.gender for d in report.defenders),
@@ -125,21 +125,21 @@ class Facts:
 def holds(condition: Condition, facts: Facts) -> bool:
     """Whether every key of the condition holds for the facts."""
     c = condition
-    checks = (
-        c.incident_types is None or facts.incident_type in c.incident_types,
-        c.defender_detained is None or facts.detained == c.defender_detained,
-        c.defender_groups is None or not facts.groups.isdisjoint(c.defender_groups),
-        c.defender_genders is None or not facts.genders.isdisjoint(c.defender_genders),
-        c.corporate_actor is None or facts.corporate_actor == c.corporate_actor,
-        c.min_urgency is None or facts.urgency >= c.min_urgency,
-        c.m49 is None or not facts.m49.isdisjoint(c.m49),
-        c.country_groups is None or not facts.country_groups.isdisjoint(c.country_groups),
-        c.countries is None or facts.country in c.countries,
-        c.any_of is None or any(holds(sub, facts) for sub in c.any_of),
-        c.all_of is None or all(holds(sub, facts) for sub in c.all_of),
-        c.not_ is None or not holds(c.not_, facts),
+    # Cheapest keys first, stopping at the first that fails: this runs for every mechanism of every report.
+    return (
+        (c.incident_types is None or facts.incident_type in c.incident_types)
+        and (c.defender_detained is None or facts.detained == c.defender_detained)
+        and (c.corporate_actor is None or facts.corporate_actor == c.corporate_actor)
+        and (c.countries is None or facts.country in c.countries)
+        and (c.min_urgency is None or facts.urgency >= c.min_urgency)
+        and (c.defender_groups is None or not facts.groups.isdisjoint(c.defender_groups))
+        and (c.defender_genders is None or not facts.genders.isdisjoint(c.defender_genders))
+        and (c.m49 is None or not facts.m49.isdisjoint(c.m49))
+        and (c.country_groups is None or not facts.country_groups.isdisjoint(c.country_groups))
+        and (c.any_of is None or any(holds(sub, facts) for sub in c.any_of))
+        and (c.all_of is None or all(holds(sub, facts) for sub in c.all_of))
+        and (c.not_ is None or not holds(c.not_, facts))
     )
-    return all(checks)
 
 
 class Catalogue:

@@ -66,6 +66,10 @@ def show(title: str, columns: list[str], rows: list[list]) -> None:
 
 def fmt(value) -> str:
     """A number formatted for a table."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
     if isinstance(value, int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cache
 
 
 class IncidentType(StrEnum):
@@ -29,13 +30,19 @@ class IncidentType(StrEnum):
     other = "other"
 
 
+@cache
+def _rank(member: StrEnum) -> int:
+    # Compared on every routing rule of every report: look the position up once per member.
+    return list(type(member)).index(member)
+
+
 class _Ordered(StrEnum):
     """A string enum whose members compare by declaration order."""
 
     @property
     def rank(self) -> int:
         """Position in declaration order (0 is lowest)."""
-        return list(type(self)).index(self)
+        return _rank(self)
 
     def __lt__(self, other: object) -> bool:  # type: ignore[override]
         if isinstance(other, type(self)):

@@ -22,7 +22,7 @@ def declare_member_tables(rt: Runtime) -> None:
         return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, use_partitioner=True)
 
     rt.tables.members_raw = table("members", "Member organisations by member_id, folded from members.v1.")
-    rt.tables.members = ModelTable(rt.tables.members_raw, Member)
+    rt.tables.members = ModelTable(rt.tables.members_raw, Member, cache=True)
     rt.tables.member_phones = table("member_phones", "Member id by contact phone (E.164), for inbound SMS replies.")
 
 

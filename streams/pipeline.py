@@ -30,29 +30,52 @@ def reopened(ev: CaseEvent) -> CaseEvent | None:
 
 
 class DedupIndex:
-    """The duplicate index table with its parsed entries cached: this module is its only writer.
+    """The duplicate index: open cases by country|incident_type, one table row per case.
 
-    Parsing and re-serialising every open case of a key for every report made intake O(open cases).
+    Rows are keyed `<country>|<incident_type>|<case_id>`, so a report writes only the entries it changes to
+    the changelog (a row holding every open case of a key was rewritten whole for every report, which grew
+    with the index). Parsed entries are cached: this module is the table's only writer. The table is read
+    once, on first use, which also picks up rows of the older one-row-per-key layout.
     """
 
     def __init__(self, table) -> None:
         self.table = table
-        self._cache: dict[str, tuple[list[CaseSummary], list[dict]]] = {}
+        self._cache: dict[str, dict[str, CaseSummary]] | None = None
+        self._legacy: set[str] = set()
+
+    def _entries(self) -> dict[str, dict[str, CaseSummary]]:
+        if self._cache is None:
+            cache: dict[str, dict[str, CaseSummary]] = {}
+            for row, value in list(self.table.items()):
+                if isinstance(value, list):  # older layout: every entry of a key in one row
+                    self._legacy.add(row)
+                    for entry in index_load(value):
+                        cache.setdefault(row, {})[entry.case_id] = entry
+                elif isinstance(value, dict):
+                    key = row.rpartition("|")[0]
+                    entry = CaseSummary.model_validate(value)
+                    cache.setdefault(key, {})[entry.case_id] = entry
+            self._cache = cache
+        return self._cache
 
     def get(self, key: str) -> list[CaseSummary]:
-        """Open cases of a country|incident_type key."""
-        if key not in self._cache:
-            raw = list(self.table.get(key) or [])
-            self._cache[key] = (index_load(raw), raw)
-        return list(self._cache[key][0])
+        """Open cases of a country|incident_type key, oldest first."""
+        return list(self._entries().get(key, {}).values())
 
     def put(self, key: str, entries: list[CaseSummary]) -> None:
-        """Replace a key's entries, serialising only the ones that changed."""
-        old, dumped = self._cache.get(key, ([], []))
-        known = {id(e): d for e, d in zip(old, dumped)}
-        fresh = [known.get(id(e)) or index_dump([e])[0] for e in entries]
-        self._cache[key] = (list(entries), fresh)
-        self.table[key] = fresh
+        """Replace a key's entries, writing only the rows that changed."""
+        old = self._entries().get(key, {})
+        new = {e.case_id: e for e in entries}
+        if key in self._legacy:
+            del self.table[key]
+            self._legacy.discard(key)
+            old = {}
+        for case_id in old.keys() - new.keys():
+            del self.table[f"{key}|{case_id}"]
+        for case_id, entry in new.items():
+            if old.get(case_id) is not entry:
+                self.table[f"{key}|{case_id}"] = index_dump([entry])[0]
+        self._entries()[key] = new
 
 
 def register_pipeline(rt: Runtime) -> None:

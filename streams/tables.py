@@ -16,26 +16,45 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class ModelTable(Generic[M]):
-    """A faust table holding pydantic models, kept as JSON in the store and the changelog."""
+    """A faust table holding pydantic models, kept as JSON in the store and the changelog.
 
-    def __init__(self, table, model: type[M]) -> None:
+    With `cache=True` the parsed models are kept beside the store and reused while the stored JSON is
+    unchanged: validating 100,000 members for every audience selection or member list blocked the worker's
+    event loop for seconds. Callers never change a model in place (they copy), so sharing one is safe.
+    """
+
+    def __init__(self, table, model: type[M], cache: bool = False) -> None:
         self.table, self.model = table, model
+        self._cache: dict[str, tuple[dict, M]] | None = {} if cache else None
+
+    def _parse(self, key: str, raw) -> M:
+        if self._cache is None:
+            return self.model.model_validate(raw)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == raw:
+            return hit[1]
+        model = self.model.model_validate(raw)
+        self._cache[key] = (raw, model)
+        return model
 
     def get(self, key: str) -> M | None:
         """The model at key, or None."""
         raw = self.table.get(key)
-        return None if raw is None else self.model.model_validate(raw)
+        return None if raw is None else self._parse(key, raw)
 
     def __setitem__(self, key: str, value: M) -> None:
-        self.table[key] = value.model_dump(mode="json")
+        raw = value.model_dump(mode="json")
+        self.table[key] = raw
+        if self._cache is not None:
+            self._cache[key] = (raw, value)
 
     def __contains__(self, key: str) -> bool:
         return key in self.table
 
     def values(self) -> Iterator[M]:
         """Every model in the locally held partitions."""
-        for raw in self.table.values():
-            yield self.model.model_validate(raw)
+        for key, raw in self.table.items():
+            yield self._parse(key, raw)
 
     @property
     def name(self) -> str:
@@ -56,7 +75,7 @@ def declare_tables(rt: Runtime) -> None:
     tb.cases = ModelTable(tb.cases_raw, Case)
     tb.case_aliases = table("case_aliases", "Case id given at intake -> case the report was merged into.",
                             use_partitioner=True)
-    tb.dedup_index = table("dedup_index", "Open cases by country|incident_type, for duplicate detection.")
+    tb.dedup_index = table("dedup_index", "Open cases by country|incident_type|case_id, for duplicate detection.")
     tb.tokens = ModelTable(table("tokens", "API tokens by SHA-256 hash.", use_partitioner=True), TokenRecord)
 
     def keyed(name: str, help: str):

@@ -110,6 +110,9 @@ async def test_failures_log_no_personal_data(sandbox, sms, caplog):
 @pytest.mark.parametrize(("subject", "body"), [
     ("Acción urgente: desalojo en curso", "Por favor, firme la carta colectiva hoy. ¡Gracias, compañeras!"),
     ("تحرك عاجل: اعتقال مدافعة", "يرجى التوقيع على الرسالة الجماعية اليوم.\nشكرا لتضامنكم."),
+    ("Action urgente : " + "très longue ligne d'objet " * 6,
+     "Une ligne bien plus longue que soixante-seize caractères, qui doit être coupée puis recollée. " * 3
+     + "\n.\nUn point seul sur sa ligne ne termine pas le message."),
 ])
 async def test_email_arrives_in_utf8_with_subject(sandbox, mailer, subject, body):
     result = await mailer.send("contacto@miembro.example.org", body, subject=subject)

@@ -5,8 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from agents.imminence import ImminenceDataError, find_imminence, fold_text, load_phrasebook, says_imminent
+from agents.imminence import (
+    DEFAULT_PATH,
+    ImminenceDataError,
+    find_imminence,
+    fold_text,
+    fold_with_offsets,
+    load_phrasebook,
+    says_imminent,
+)
 
 # (text, phrase found as written in the text)
 POSITIVE = {
@@ -185,3 +196,39 @@ def test_custom_phrasebook(tmp_path: Path) -> None:
     book = load_phrasebook(path)
     assert book.find("Polisi wanakuja sasa hivi") is not None
     assert book.find("right now") is None
+
+
+# --- The quick paths (ASCII folding, the any-phrase pre-scan) must not change a single answer. ---
+
+_WORDS = st.sampled_from(
+    [p for entry in yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))["languages"].values()
+     for p in [*entry["phrases"], *entry.get("except", []), *entry.get("prefixes", [])]]
+    + ["the", "police", "casa", "maison", "Élodie", "NOW", "to-night", "lá", "\u0627\u0644", "x"]
+)
+_GLUE = st.sampled_from([" ", "  ", "-", "\n", "\t", ", ", ".", "", "\u2019", "\x1c", "\u00a0"])
+_TEXTS = st.lists(st.tuples(_WORDS, _GLUE), max_size=8).map(lambda parts: "".join(w + g for w, g in parts))
+
+
+def _reference_find(book, text: str):
+    """The plain algorithm: every phrase's regex over the fully folded text, no pre-scan."""
+    folded, _ = fold_with_offsets(text)
+    excluded = {lang: [m.span() for rx in rxs for m in rx.finditer(folded)] for lang, rxs in book._exceptions.items()}
+    best = None
+    for pattern in book._patterns:
+        for match in pattern.regex.finditer(folded):
+            start, end = match.span(1)
+            if any(s <= start and end <= e for s, e in excluded[pattern.language]):
+                continue
+            if best is None or (start, -(end - start)) < (best[0], -(best[1] - best[0])):
+                best = (start, end, pattern.phrase)
+            break
+    return None if best is None else best[2]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXTS | st.text(max_size=80))
+def test_quick_paths_give_the_same_answer_as_the_plain_scan(text: str) -> None:
+    book = load_phrasebook()
+    hit = book.find(text)
+    assert (hit.phrase if hit else None) == _reference_find(book, text)
+    assert fold_text(text) == fold_with_offsets(text)[0]

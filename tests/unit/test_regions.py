@@ -114,3 +114,11 @@ def test_bad_table_is_a_clear_error(tmp_path: Path, content: str, message: str) 
     path.write_text(content, encoding="utf-8")
     with pytest.raises(RegionTableError, match=message):
         load_region_table(path)
+
+
+def test_groups_of_a_country_are_the_groups_listing_it() -> None:
+    table = load_region_table()
+    assert "council_of_europe" in table.groups_of("FR")
+    assert "council_of_europe" not in table.groups_of("RU")
+    for country in table.countries:
+        assert table.groups_of(country) == {g for g in table.group_names if country in table.members(g)}
