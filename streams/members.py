@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from agents.audience import oncall
 from schemas.base import utcnow
 from schemas.members import Member
 from streams.runtime import Runtime
@@ -52,6 +53,18 @@ def find_by_phone(rt: Runtime, phone: str) -> Member | None:
     return rt.tables.members.get(member_id) if member_id else None
 
 
+def oncall_members(rt: Runtime) -> list[Member]:
+    """The secretariat's on-call members, without scanning every member for each alert.
+
+    The roster of ids is built by one scan on first use (the table may have been recovered from its
+    changelog) and then kept current by the store_members agent, so a change is seen by the next alert.
+    """
+    roster = rt.extras.get("oncall_ids")
+    if roster is None:
+        roster = rt.extras["oncall_ids"] = {m.member_id for m in oncall(rt.tables.members.values())}
+    return oncall(m for m in map(rt.tables.members.get, sorted(roster)) if m is not None)
+
+
 def register_members(rt: Runtime) -> None:
     """Declare the member tables, the store_members agent and the /api/v1/members views."""
     from streams.web.members import register_member_views
@@ -70,5 +83,11 @@ def register_members(rt: Runtime) -> None:
                             event.message.offset)
                 continue
             upsert_member(tb.members, tb.member_phones, member)
+            roster = rt.extras.get("oncall_ids")
+            if roster is not None:
+                if oncall([member]):
+                    roster.add(member.member_id)
+                else:
+                    roster.discard(member.member_id)
 
     register_member_views(rt)

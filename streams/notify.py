@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import datetime, timedelta
 
-from agents.audience import oncall, select_members
+from agents.audience import select_members
 from agents.casefile import open_case
 from agents.classification import classify
 from agents.fanout import ALERT_LEVELS, alert_notifications, fan_out_action, needs_alert
@@ -23,6 +22,7 @@ from schemas.replies import InboundReply
 from schemas.reports import ReportIn, ReportSubmitted
 from schemas.vocab import Channel
 from streams.delivery import Deliverer, settle_receipt
+from streams.members import oncall_members
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.notify")
@@ -45,7 +45,7 @@ def register_notify(rt: Runtime) -> None:
         """A new or escalated high/critical case pages every on-call member at once."""
         if needs_alert(before, after):
             link = f"{rt.settings.dashboard_url.rstrip('/')}/cases/{after.case_id}"
-            notes = alert_notifications(after, oncall(tb.members.values()), link)
+            notes = alert_notifications(after, oncall_members(rt), link)
             await send_notifications(notes)
             rt.extras.setdefault("alert_times", {})[after.case_id] = event.at
 
@@ -62,18 +62,9 @@ def register_notify(rt: Runtime) -> None:
                                    kind=CaseEventKind.opened, actor="system", at=envelope.received_at,
                                    report=stored))
         link = f"{rt.settings.dashboard_url.rstrip('/')}/cases/{case.case_id}"
-        await send_notifications(alert_notifications(case, oncall_members(), link))
+        await send_notifications(alert_notifications(case, oncall_members(rt), link))
 
     rt.extras["page_now"] = page_now
-    oncall_cache: dict[str, object] = {"at": 0.0, "members": []}
-
-    def oncall_members() -> list[Member]:
-        """On-call members, re-read at most every few seconds (a scan of every member per report is slow)."""
-        now = time.monotonic()
-        if now - oncall_cache["at"] > 5.0:
-            oncall_cache.update(at=now, members=oncall(tb.members.values()))
-        return oncall_cache["members"]
-
     @app.on_before_shutdown.connect
     async def close_providers(app, **kwargs) -> None:
         """Close provider connections (HTTP session, SMTP) before the worker exits."""

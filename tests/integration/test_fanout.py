@@ -158,3 +158,33 @@ def test_unknown_texts_get_at_most_three_help_replies_an_hour(world):
              "the STOP confirmation")
     assert len([s for s in sandbox.sms_to(member["phone"]) if "Répondez SIGNE pour signer" in s["body"]]) == 3
     assert len(helps) == 3
+
+
+def test_oncall_roster_changes_take_effect_at_the_next_alert(world):
+    # Last in the module: the member it adds would change the audience of the tests above.
+    stack, sandbox, tokens = world
+    sec, phone = tokens["secretariat"], "+51912345077"
+    newcomer = {"member_id": "oncall-new", "organization": "Secretariat", "contact_name": "Guardia Nueva",
+                "phone": phone, "email": "guardia@example.org", "language": "es", "country": "PE",
+                "channels": ["sms"], "roles": ["secretariat_oncall"]}
+    assert stack.http.request("POST", "/api/v1/members", newcomer, token=sec)[0] == 201
+    wait_for(lambda: stack.http.request("GET", "/api/v1/members/oncall-new", token=sec)[0] == 200, 30, 0.1,
+             "the new on-call member in the worker")
+
+    def critical() -> str:
+        status, receipt = stack.http.request("POST", "/api/v1/reports", report(incident_type="abduction"),
+                                             token=tokens["reporter"])
+        assert status == 202
+        return receipt["reference"]
+
+    first = critical()
+    wait_for(lambda: [s for s in sandbox.sms_to(phone) if first in s["body"]], 30, 0.05, "the newcomer's page")
+    status, _ = stack.http.request("PATCH", "/api/v1/members/oncall-new", {"roles": ["member"]}, token=sec)
+    assert status == 200
+    wait_for(lambda: stack.http.request("GET", "/api/v1/members/oncall-new", token=sec)[1].get("roles") == ["member"],
+             30, 0.1, "the role change in the worker")
+    second = critical()
+    veteran = next(m for m in demo_members() if "secretariat_oncall" in m["roles"])
+    wait_for(lambda: [s for s in sandbox.sms_to(veteran["phone"]) if second in s["body"]], 30, 0.05,
+             "the page to the remaining on-call")
+    assert not [s for s in sandbox.sms_to(phone) if second in s["body"]]
