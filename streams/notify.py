@@ -62,7 +62,23 @@ def register_notify(rt: Runtime) -> None:
                                    kind=CaseEventKind.opened, actor="system", at=envelope.received_at,
                                    report=stored))
         link = f"{rt.settings.dashboard_url.rstrip('/')}/cases/{case.case_id}"
-        await send_notifications(alert_notifications(case, oncall_members(rt), link))
+        notes = alert_notifications(case, oncall_members(rt), link)
+        # Recorded on the priority topic first (a crash from here on still pages), then sent at once: the
+        # priority agent's copy would queue behind whatever backlog the consumer is working through. The
+        # ledger makes the two one: whichever comes second finds the key settled or in flight and skips it.
+        await send_notifications(notes)
+        if notes:
+            task = asyncio.create_task(deliverer.deliver_batch(notes))
+            paging.add(task)
+            task.add_done_callback(_paged)
+
+    paging: set[asyncio.Task] = set()
+
+    def _paged(task: asyncio.Task) -> None:
+        paging.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The copy on the priority topic will be delivered by the agent (or the reconciler).
+            log.error("direct page failed: %s", type(task.exception()).__name__)
 
     rt.extras["page_now"] = page_now
     @app.on_before_shutdown.connect
