@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.duplicates import CaseSummary, find_duplicate, is_duplicate, names_match, normalize_name
 from schemas.reports import ReportIn
@@ -109,3 +111,25 @@ def test_find_duplicate_returns_the_first_matching_open_case() -> None:
     other = CASE.model_copy(update={"case_id": "other", "country": "GT"})
     assert find_duplicate([closed, other, CASE], report()) == CASE
     assert find_duplicate([closed, other], report()) is None
+
+
+# --- find_duplicate compares names in one rapidfuzz pass; it must pick exactly what the plain rule picks. ---
+
+_NAMES = st.sampled_from(["María José López", "Maria Jose Lopes", "Rosa Díaz", "Rosa Dias", "Ana", "Anna",
+                          "Juan Pérez", "Pérez Juan", "محمد أحمد", "محمد احمد", "Zoë O'Brien", "—"])
+_CANDIDATES = st.lists(st.builds(
+    lambda i, names, hours, country, kind, open_: CaseSummary.from_report(
+        report(defenders=[{"name": n} for n in names], country=country, incident_type=kind,
+               occurred_at=(WHEN + timedelta(hours=hours)).isoformat()), case_id=f"case-{i}", open=open_),
+    st.integers(0, 10**6), st.lists(_NAMES, min_size=1, max_size=3), st.integers(-90, 90),
+    st.sampled_from(["HN", "HN", "HN", "GT"]), st.sampled_from(["arbitrary_detention"] * 3 + ["land_grab"]),
+    st.sampled_from([True, True, True, False]),
+), min_size=2, max_size=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(candidates=_CANDIDATES, names=st.lists(_NAMES, min_size=1, max_size=2), hours=st.integers(-80, 80))
+def test_find_duplicate_picks_the_first_case_the_plain_rule_accepts(candidates, names, hours) -> None:
+    new = report(defenders=[{"name": n} for n in names], occurred_at=(WHEN + timedelta(hours=hours)).isoformat())
+    plain = next((c for c in candidates if is_duplicate(c, new)), None)
+    assert find_duplicate(candidates, new) == plain
