@@ -33,6 +33,39 @@ def ensure_broker() -> str:
     return bootstrap()
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds a process has used so far (from /proc), or None if it is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The pid of the broker this project started, if any."""
+    try:
+        return int((ROOT / ".local" / "kafka" / "broker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class CpuMeter:
+    """CPU seconds used by named processes between start() and stop(): who is the bottleneck."""
+
+    def __init__(self, **pids: int | None) -> None:
+        self.pids, self.before = pids, {}
+
+    def start(self) -> None:
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self, wall_s: float) -> dict:
+        used = {name: (cpu_seconds(pid) - self.before[name]) if self.before.get(name) is not None
+                and cpu_seconds(pid) is not None else None for name, pid in self.pids.items()}
+        return {"wall_s": wall_s, "cpu_s": used,
+                "cores": {n: (u / wall_s if u is not None and wall_s else None) for n, u in used.items()}}
+
+
 def machine() -> dict:
     """What the figures were measured on."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()

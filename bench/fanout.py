@@ -5,14 +5,15 @@ Times come from the sandbox's own store (microseconds), read through bench/sandb
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import (PROFILES, BenchSandbox, console, ensure_broker, median, profile, save, show,
-                          verified_case, world)
+from bench.common import (PROFILES, BenchSandbox, CpuMeter, broker_pid, console, ensure_broker, median, profile,
+                          save, show, verified_case, world)
 from bench.members import TAIL_GROUP, member_rows, tail_count, write_csv
 from tests.harness import wait_for
 from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM
@@ -110,11 +111,14 @@ def fan_out_runs(members: int, runs: int, profile_seconds: int) -> dict:
             for i in range(runs):
                 base = sandbox.counts()
                 prof: dict = {}
+                meter = CpuMeter(worker=stack.proc.pid, sandbox=sandbox.proc.pid, broker=broker_pid())
+                meter.start()
                 action_id, ref, t0 = approve(stack, tokens, ["sms", "email"], "ph")
                 if profile_seconds and i == runs - 1:
                     threading.Thread(target=lambda: prof.update(profile(
                         stack.proc.pid, profile_seconds, PROFILES / "fanout-profile.txt")), daemon=True).start()
                 wait_handed(sandbox, base, members, members, timeout=max(300, members / 20))
+                cpu = meter.stop(time.time() - t0)
                 sms = [m for m in sandbox.sms(base["sms"]) if ref in m["body"]]
                 mail = [m for m in sandbox.mail(base["mail"]) if ref in m["subject"] + m["text"]]
                 per_phone, per_mail = Counter(m["to"] for m in sms), Counter(m["to"] for m in mail)
@@ -122,7 +126,11 @@ def fan_out_runs(members: int, runs: int, profile_seconds: int) -> dict:
                      "mail": rate_stats([m["t"] for m in mail], t0),
                      "all": rate_stats([m["t"] for m in sms + mail], t0),
                      "sms_missing": members - len(per_phone), "sms_duplicates": sum(n - 1 for n in per_phone.values()),
-                     "mail_missing": members - len(per_mail), "mail_duplicates": sum(n - 1 for n in per_mail.values())}
+                     "mail_missing": members - len(per_mail), "mail_duplicates": sum(n - 1 for n in per_mail.values()),
+                     # Includes wait_handed's settling second; CPU per notification is what matters.
+                     "cpu": {**cpu, "ms_per_notification": {
+                         n: (u * 1000 / (len(sms) + len(mail)) if u is not None and sms + mail else None)
+                         for n, u in cpu["cpu_s"].items()}}}
                 if prof or (profile_seconds and i == runs - 1):
                     wait_for(lambda: prof, profile_seconds + 60, 0.5, "the profile")
                     r["profile"] = prof
@@ -160,6 +168,7 @@ def naive_loop(members: int) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="bench-naive-") as tmp:
         sandbox = BenchSandbox(Path(tmp), worker_port=9)
+        meter = CpuMeter(client=os.getpid(), sandbox=sandbox.proc.pid)
         try:
             client = Client(ACCOUNT_SID, AUTH_TOKEN)
             client.edge = client.region = None
@@ -167,13 +176,15 @@ def naive_loop(members: int) -> dict:
             phones = [r["phone"] for r in member_rows(members)]
             body = "[Solidarity] Solidarity message SOL-NAIVE1: land grab in the Philippines. Reply SIGN to co-sign."
             t0 = time.perf_counter()
+            meter.start()
             for phone in phones:
                 client.messages.create(to=phone, from_=FROM, body=body)
             elapsed = time.perf_counter() - t0
+            cpu = meter.stop(elapsed)
             held = sandbox.counts()["sms"]
         finally:
             sandbox.stop()
-    return {"members": members, "seconds": elapsed, "per_s": members / elapsed, "sandbox_held": held}
+    return {"members": members, "seconds": elapsed, "per_s": members / elapsed, "sandbox_held": held, "cpu": cpu}
 
 
 def main(members: int = 10_000, throttled_members: int = 2_000, runs: int = 3, profile_seconds: int = 0) -> dict:
@@ -206,6 +217,14 @@ def main(members: int = 10_000, throttled_members: int = 2_000, runs: int = 3, p
          ["measure", "value"], [[k, throttled.get(k)] for k in (
              "sent", "windows", "median_per_window", "min_per_window", "max_per_window", "utilisation",
              "above_limit", "max_sliding_1s", "duplicates", "missing")])
+    show("CPU per notification during the unthrottled fan-out (ms; cores = CPU s / wall s)",
+         ["run", "worker ms", "sandbox ms", "broker ms", "worker cores", "sandbox cores", "broker cores"],
+         [[f"run {i + 1}", r["cpu"]["ms_per_notification"]["worker"], r["cpu"]["ms_per_notification"]["sandbox"],
+           r["cpu"]["ms_per_notification"]["broker"], r["cpu"]["cores"]["worker"], r["cpu"]["cores"]["sandbox"],
+           r["cpu"]["cores"]["broker"]] for i, r in enumerate(free["runs"])]
+         + [[f"naive {i + 1} (client / sandbox per SMS)", n["cpu"]["cpu_s"]["client"] * 1000 / n["members"],
+             n["cpu"]["cpu_s"]["sandbox"] * 1000 / n["members"], "", n["cpu"]["cores"]["client"],
+             n["cpu"]["cores"]["sandbox"], ""] for i, n in enumerate(naive)])
     for r in free["runs"]:
         if r.get("profile", {}).get("self"):
             show("Worker profile during fan-out (self time, % of samples)", ["function", "%"], r["profile"]["self"][:12])

@@ -152,18 +152,40 @@ def read_pid() -> int | None:
         return None
 
 
-def wait_ready(proc: subprocess.Popen | None, log: Path, offset: int) -> None:
-    """Wait until the broker logs that it started and accepts connections."""
+def logged_ready_since(since: float) -> bool:
+    """Whether a broker logged READY_MARK at or after `since` (epoch seconds), in any server.log file.
+
+    Log lines are matched by their own timestamp, not by a file offset: log4j rolls server.log by size, and
+    a restart that logs thousands of partition loads can roll it while we wait.
+    """
+    for path in LOGS.glob("server.log*"):
+        try:
+            if path.stat().st_mtime < since - 1:
+                continue
+            data = path.read_bytes()
+        except OSError:
+            continue
+        at = data.rfind(READY_MARK.encode())
+        while at != -1:
+            line_start = data.rfind(b"\n", 0, at) + 1
+            stamp = data[line_start:line_start + 25].decode("ascii", "replace").lstrip("[")  # [YYYY-mm-dd HH:MM:SS,mmm]
+            try:
+                logged = time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S"))
+            except ValueError:
+                logged = None
+            if logged is not None and logged >= int(since) - 1:
+                return True
+            at = data.rfind(READY_MARK.encode(), 0, at)
+    return False
+
+
+def wait_ready(proc: subprocess.Popen | None, since: float) -> None:
+    """Wait until the broker started at `since` logs that it started and accepts connections."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise BrokerError(f"broker exited with code {proc.returncode}; see {LOGS / 'console.log'}")
-        started = False
-        if log.exists():
-            with log.open("rb") as fh:
-                fh.seek(offset)
-                started = READY_MARK.encode() in fh.read()
-        if started and port_open():
+        if port_open() and logged_ready_since(since):
             return
         time.sleep(0.25)
     raise BrokerError(f"broker did not become ready within {START_TIMEOUT:.0f}s; see {LOGS}")
@@ -184,8 +206,7 @@ def start() -> str:
     fetch_jars()
     cfg = write_config()
     format_storage(cfg)
-    server_log = LOGS / "server.log"
-    offset = server_log.stat().st_size if server_log.exists() else 0
+    launched = time.time()
     say(f"starting Apache Kafka on {HOST}:{PORT} (data in {DATA})")
     console = (LOGS / "console.log").open("ab")
     proc = subprocess.Popen(
@@ -196,7 +217,7 @@ def start() -> str:
     PIDFILE.write_text(str(proc.pid))
     started = time.monotonic()
     try:
-        wait_ready(proc, server_log, offset)
+        wait_ready(proc, launched)
     except BrokerError:
         stop(quiet=True)
         raise
