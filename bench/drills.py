@@ -3,15 +3,18 @@ malformed reports by the thousand. Each returns counts (lost, duplicated, 5xx, c
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import ROOT, ensure_broker, save, show, world
@@ -89,20 +92,46 @@ def broker_restart_drill(reports: int = 1_000, restart_after: int | None = None)
         try:
             tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
             accepted, refused, errors, restart = {}, Counter(), 0, {}
-            for n in range(reports):
-                if n == restart_after:
-                    restart = restart_broker()
+            during = Counter()
+            lock, started = threading.Lock(), itertools.count()
+
+            def restart_now() -> None:
+                try:
+                    restart.update(restart_broker())
+                except Exception as exc:  # noqa: BLE001 - recorded; the finally below restarts the broker
+                    restart["restart_error"] = f"{type(exc).__name__}: {exc}"[:300]
+
+            restarter = threading.Thread(target=restart_now, daemon=True)
+
+            def submit(_: int) -> None:
+                # Several clients at once, and they keep submitting while the broker is down: a report is
+                # either accepted (202) and must become a case, or refused with a status the client sees.
+                nonlocal errors
+                if next(started) == restart_after:
+                    restarter.start()
+                outage = restarter.is_alive()
                 body = report(incident_type="surveillance", country="co",
                               defenders=[{"name": f"Defensora {uuid.uuid4().hex[:10]}", "gender": "woman"}])
                 try:
                     status, receipt = stack.http.request("POST", "/api/v1/reports", body, token=tokens["reporter"])
                 except OSError:
-                    errors += 1
-                    continue
-                if status == 202:
-                    accepted[receipt["case_id"]] = receipt["report_id"]
-                else:
-                    refused[status] += 1
+                    with lock:
+                        errors += 1
+                        if outage:
+                            during["connection_error"] += 1
+                    return
+                with lock:
+                    if outage:
+                        during[status] += 1
+                    if status == 202:
+                        accepted[receipt["case_id"]] = receipt["report_id"]
+                    else:
+                        refused[status] += 1
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(submit, range(reports)))
+            if restarter.ident is not None:
+                restarter.join(timeout=400)
 
             def missing():
                 opened = {json.loads(v)["report"]["report_id"] for _, v in stack.read_topic(topics.CASE_EVENTS, 30)
@@ -122,7 +151,8 @@ def broker_restart_drill(reports: int = 1_000, restart_after: int | None = None)
                 # Whatever happened, leave the shared broker running.
                 subprocess.run([sys.executable, str(BROKER), "start"], capture_output=True, timeout=300)
     return {"applicable": True, "reports": reports, "accepted": len(accepted), "refused": dict(refused),
-            "connection_errors": errors, "lost": len(lost), "worker_alive_after": alive, **restart}
+            "connection_errors": errors, "submitted_during_restart": {str(k): v for k, v in during.items()},
+            "lost": len(lost), "worker_alive_after": alive, **restart}
 
 
 def restart_broker(attempts: int = 3) -> dict:
@@ -259,7 +289,8 @@ def main(kills: int = 10, members: int = 2_000, malformed: int = 10_000, broker:
         ["malformed reports", f"{m['api_requests']} API + {m['topic_messages']} topic",
          f"5xx {m['api_5xx']}, crashes {m['worker_crashes']}, accepted {m['api_accepted_202']}"],
         ["broker restart mid intake", f"{b.get('reports', '-')} reports",
-         f"lost {b['lost']}, refused {b['refused']}, down {b.get('down_s', 0):.1f} s" if b["applicable"] else b["why"]],
+         f"lost {b['lost']} of {b['accepted']} accepted, refused {b['refused']}, sent while down "
+         f"{b.get('submitted_during_restart')}, down {b.get('down_s', 0):.1f} s" if b["applicable"] else b["why"]],
     ])
     save("drills", {"params": {"kills": kills, "members": members, "malformed": malformed}, "results": results})
     return results
