@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from agents.texts import country_name, render, render_text
@@ -92,6 +92,26 @@ def address(member: Member, channel: Channel) -> str | None:
     return member.phone if channel is Channel.sms else member.email
 
 
+def targets(action: CallToAction, member: Member) -> Iterator[tuple[Channel, bool]]:
+    """The action's channels this member can be reached on, each with whether they opted out of it."""
+    for channel in action.channels:
+        if channel in member.channels and address(member, channel):
+            yield channel, channel in member.opted_out
+
+
+def plan_size(action: CallToAction, members: Iterable[Member]) -> tuple[int, int, set[str]]:
+    """What fan_out_action would produce, without building it: (notifications, opted out, member ids reached)."""
+    queued, skipped, reached = 0, 0, set()
+    for member in members:
+        for _, opted_out in targets(action, member):
+            if opted_out:
+                skipped += 1
+            else:
+                queued += 1
+                reached.add(member.member_id)
+    return queued, skipped, reached
+
+
 def fan_out_action(action: CallToAction, case: Case, members: Iterable[Member]) -> FanOut:
     """One notification per (action, member, channel) in the member's language (English fallback)."""
     out = FanOut()
@@ -104,10 +124,8 @@ def fan_out_action(action: CallToAction, case: Case, members: Iterable[Member]) 
             values = template_values(case, lang, deadline)
             texts[lang] = (render_text(text, **values), render("action_subject", lang, **values))
         body, subject = texts[lang]
-        for channel in action.channels:
-            if channel not in member.channels or not address(member, channel):
-                continue
-            if channel in member.opted_out:
+        for channel, opted_out in targets(action, member):
+            if opted_out:
                 out.opted_out.append((member.member_id, channel))
                 continue
             out.notifications.append(Notification(

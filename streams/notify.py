@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from agents.audience import select_members
 from agents.casefile import open_case
 from agents.classification import classify
-from agents.fanout import ALERT_LEVELS, alert_notifications, fan_out_action, needs_alert
+from agents.fanout import ALERT_LEVELS, alert_notifications, fan_out_action, needs_alert, plan_size
 from agents.keywords import Intent, intent_of
 from agents.regions import load_region_table
 from agents.texts import render
@@ -27,6 +27,7 @@ from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.notify")
 BATCH, WITHIN = 256, 0.02
+PLAN_SLICE = 2_000
 
 
 def register_notify(rt: Runtime) -> None:
@@ -97,14 +98,17 @@ def register_notify(rt: Runtime) -> None:
                 continue
             tb.actions[action.action_id] = action
             members = select_members(tb.members.values(), action.audience, region_of)
-            plan = fan_out_action(action, case, members)
+            queued, skipped, reached = plan_size(action, members)
             stats = dict(tb.action_stats.get(action.action_id) or {})
-            stats.update(targeted=len(plan.notifications) + len(plan.opted_out), queued=len(plan.notifications),
-                         skipped_opted_out=len(plan.opted_out), started_at=utcnow().isoformat())
+            stats.update(targeted=queued + skipped, queued=queued, skipped_opted_out=skipped,
+                         started_at=utcnow().isoformat())
             tb.action_stats[action.action_id] = stats
-            for member_id in {n.member_id for n in plan.notifications}:
+            for member_id in reached:
                 tb.latest_action[member_id] = action.action_id
-            await send_notifications(plan.notifications)
+            # Built and sent a slice at a time: 100,000 members would otherwise hold 200,000 notifications
+            # in memory at once before the first one leaves.
+            for start in range(0, len(members), PLAN_SLICE):
+                await send_notifications(fan_out_action(action, case, members[start:start + PLAN_SLICE]).notifications)
 
     async def deliver_lane(stream):
         async for batch in stream.take(BATCH, within=WITHIN):

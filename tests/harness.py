@@ -152,7 +152,8 @@ class Stack:
         token = self.cli("tokens", "create", "--role", role, "--name", name).stdout.strip().splitlines()[-1]
         probe = ("GET", "/api/v1/cases") if role == "secretariat" else ("POST", "/api/v1/reports")
         wait_for(lambda: self.http.request(*probe, body={} if probe[0] == "POST" else None, token=token)[0] not in (401,),
-                 30, 0.2, f"the {role} token to be known to the worker")
+                 # Generous: a worker's first group join on a broker that has just started can take a while.
+                 90, 0.2, f"the {role} token to be known to the worker")
         return token
 
     def restart(self, wipe_data: bool = False, timeout: float = 90.0) -> "Stack":

@@ -4,7 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from agents.fanout import action_key, alert_notifications, check_do_no_harm, fan_out_action, needs_alert, prefill
+from agents.fanout import (action_key, alert_notifications, check_do_no_harm, fan_out_action, needs_alert, plan_size,
+                           prefill)
 from schemas.actions import Audience, CallToAction
 from schemas.cases import Case, Classification, StoredReport
 from schemas.members import Member
@@ -70,6 +71,25 @@ def test_replayed_fan_out_produces_the_same_keys():
     members = [member(str(i)) for i in range(20)]
     first = [n.idempotency_key for n in fan_out_action(action, case, members).notifications]
     assert first == [n.idempotency_key for n in fan_out_action(action, case, members).notifications]
+
+
+def test_progress_totals_counted_up_front_match_the_sliced_plan():
+    # The agent writes queued/skipped before sending, then builds the plan a slice at a time.
+    case = make_case()
+    action = CallToAction(action_id="act_3", case_id="case_1", reference=case.reference, kind="petition",
+                          audience=Audience(), messages=prefill(case, "petition", ["en", "es"]),
+                          channels=[Channel.sms, Channel.email], approved_by="desk")
+    members = [member(str(i), "es" if i % 2 else "fr", channels=["sms", "email"] if i % 3 else ["email"],
+                      opted_out=["sms"] if i % 5 == 0 else [], roles=["member"]) for i in range(50)]
+    members.append(Member(member_id="nophone", organization="Org", contact_name="C", email="np@example.org",
+                          country="MX", channels=["sms", "email"]))
+    whole = fan_out_action(action, case, members)
+    sliced = [n for start in range(0, len(members), 7)
+              for n in fan_out_action(action, case, members[start:start + 7]).notifications]
+    queued, skipped, reached = plan_size(action, members)
+    assert [n.idempotency_key for n in sliced] == [n.idempotency_key for n in whole.notifications]
+    assert (queued, skipped, reached) == (len(whole.notifications), len(whole.opted_out),
+                                          {n.member_id for n in whole.notifications})
 
 
 @pytest.mark.parametrize("before,after,alert", [
