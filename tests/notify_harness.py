@@ -92,9 +92,15 @@ def start_world(tmp: Path, faults: dict | None = None, rate: float = 1000.0) -> 
     from tests.members_data import MEMBERS_CSV
 
     stack, sandbox = notify_stack(tmp, faults=faults, rate=rate)
-    stack.start()
-    stack.cli("members", "import", str(MEMBERS_CSV))
-    tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
-    wait_for(lambda: stack.http.request("GET", "/api/v1/members", token=tokens["secretariat"])[1].get("count") == 500,
-             60, 0.2, "the 500 demo members")
+    try:
+        stack.start()
+        stack.cli("members", "import", str(MEMBERS_CSV))
+        tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
+        wait_for(lambda: stack.http.request("GET", "/api/v1/members", token=tokens["secretariat"])[1].get("count")
+                 == 500, 60, 0.2, "the 500 demo members")
+    except BaseException:
+        # A fixture that fails half-way must not leave its worker and sandbox running.
+        stack.stop()
+        sandbox.stop()
+        raise
     return stack, sandbox, tokens
