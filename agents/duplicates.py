@@ -71,17 +71,19 @@ class CaseSummary(BaseModel):
         )
 
 
-def is_duplicate(candidate: CaseSummary, report: ReportIn, names: set[str] | None = None) -> bool:
-    """Whether the report joins the open case: same country and type, within 72 hours, a name in common.
-
-    `names` are the report's normalised defender names, when the caller has them already.
-    """
-    if not (candidate.open and candidate.country == report.country
+def _may_join(candidate: CaseSummary, report: ReportIn) -> bool:
+    """Everything but the names: an open case of the same country and type, within the window."""
+    return (candidate.open and candidate.country == report.country
             and candidate.incident_type == report.incident_type
-            and abs(candidate.occurred_at - report.occurred_at) <= WINDOW):
+            and abs(candidate.occurred_at - report.occurred_at) <= WINDOW)
+
+
+def is_duplicate(candidate: CaseSummary, report: ReportIn) -> bool:
+    """Whether the report joins the open case: same country and type, within 72 hours, a name in common."""
+    if not _may_join(candidate, report):
         return False
-    # Candidate names are stored normalised: only the report's names need folding, and only once.
-    names = names if names is not None else _normalized(d.name for d in report.defenders)
+    # Candidate names are stored normalised: only the report's names need folding.
+    names = _normalized(d.name for d in report.defenders)
     return bool(names) and _normalized_match(candidate.names, names)
 
 
@@ -93,8 +95,7 @@ def find_duplicate(candidates: Iterable[CaseSummary], report: ReportIn) -> CaseS
     # Same answer as the first candidate for which is_duplicate holds, but the name comparison runs in
     # rapidfuzz's C loop over every candidate name at once: a per-candidate Python loop cost ~1.7 us per
     # open case of the key for every report, which made intake slow down as open cases piled up.
-    live = [c for c in candidates if c.open and c.country == report.country
-            and c.incident_type == report.incident_type and abs(c.occurred_at - report.occurred_at) <= WINDOW]
+    live = [c for c in candidates if _may_join(c, report)]
     pool, owner = [], []
     for index, candidate in enumerate(live):
         for name in candidate.names:

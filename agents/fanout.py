@@ -92,10 +92,20 @@ def address(member: Member, channel: Channel) -> str | None:
     return member.phone if channel is Channel.sms else member.email
 
 
+def has_channel(member: Member, channel: Channel) -> bool:
+    """Whether the member lists the channel and has an address on it (opted out or not)."""
+    return channel in member.channels and bool(address(member, channel))
+
+
+def reachable(member: Member, channel: Channel) -> bool:
+    """Whether a call to action on this channel would reach the member now."""
+    return has_channel(member, channel) and channel not in member.opted_out
+
+
 def targets(action: CallToAction, member: Member) -> Iterator[tuple[Channel, bool]]:
     """The action's channels this member can be reached on, each with whether they opted out of it."""
     for channel in action.channels:
-        if channel in member.channels and address(member, channel):
+        if has_channel(member, channel):
             yield channel, channel in member.opted_out
 
 

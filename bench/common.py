@@ -42,10 +42,13 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+BROKER_PIDFILE = ROOT / ".local" / "kafka" / "broker.pid"
+
+
 def broker_pid() -> int | None:
     """The pid of the broker this project started, if any."""
     try:
-        return int((ROOT / ".local" / "kafka" / "broker.pid").read_text().strip())
+        return int(BROKER_PIDFILE.read_text().strip())
     except (OSError, ValueError):
         return None
 
@@ -60,8 +63,9 @@ class CpuMeter:
         self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
 
     def stop(self, wall_s: float) -> dict:
-        used = {name: (cpu_seconds(pid) - self.before[name]) if self.before.get(name) is not None
-                and cpu_seconds(pid) is not None else None for name, pid in self.pids.items()}
+        now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        used = {name: now[name] - self.before[name] if None not in (now[name], self.before.get(name)) else None
+                for name in self.pids}
         return {"wall_s": wall_s, "cpu_s": used,
                 "cores": {n: (u / wall_s if u is not None and wall_s else None) for n, u in used.items()}}
 

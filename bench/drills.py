@@ -17,7 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.common import ROOT, ensure_broker, save, show, world
+from bench.common import BROKER_PIDFILE, ROOT, ensure_broker, save, show, world
 from bench.fanout import approve, load_world
 from streams import topics
 from tests.harness import bootstrap, broker_up, wait_for
@@ -26,7 +26,6 @@ from tests.samples import report
 FAULTS_20 = {"error_rate": 0.05, "throttle_rate": 0.05, "timeout_rate": 0.05, "timeout_accepts": True,
              "timeout_seconds": 3.0, "undelivered_rate": 0.05}
 BROKER = ROOT / "deploy" / "kafka" / "broker.py"
-PIDFILE = ROOT / ".local" / "kafka" / "broker.pid"
 
 
 def action_counts(stack, tokens, action_id: str) -> dict:
@@ -84,8 +83,9 @@ def broker_restart_drill(reports: int = 1_000, restart_after: int | None = None)
     became cases are lost. Not applicable on an external cluster or a broker this project did not start."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return {"applicable": False, "why": "KAFKA_BOOTSTRAP_SERVERS is set: not our broker to restart"}
-    if not PIDFILE.exists():
-        return {"applicable": False, "why": f"no {PIDFILE.relative_to(ROOT)}: the broker was not started by this project"}
+    if not BROKER_PIDFILE.exists():
+        return {"applicable": False,
+                "why": f"no {BROKER_PIDFILE.relative_to(ROOT)}: the broker was not started by this project"}
     restart_after = restart_after or reports // 2
     with tempfile.TemporaryDirectory(prefix="drill-broker-") as tmp:
         stack, sandbox = world(Path(tmp))

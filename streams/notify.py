@@ -42,15 +42,25 @@ def register_notify(rt: Runtime) -> None:
         for n in notes:
             await topic[n.lane].send(key=n.idempotency_key.encode(), value=n)
 
+    def case_link(case_id: str) -> str:
+        return f"{rt.settings.dashboard_url.rstrip('/')}/cases/{case_id}"
+
     async def alert_secretariat(before: Case | None, after: Case, event: CaseEvent) -> None:
         """A new or escalated high/critical case pages every on-call member at once."""
         if needs_alert(before, after):
-            link = f"{rt.settings.dashboard_url.rstrip('/')}/cases/{after.case_id}"
-            notes = alert_notifications(after, oncall_members(rt), link)
+            notes = alert_notifications(after, oncall_members(rt), case_link(after.case_id))
             await send_notifications(notes)
             rt.extras.setdefault("alert_times", {})[after.case_id] = event.at
 
     rt.extras.setdefault("case_hooks", []).append(alert_secretariat)
+
+    paging: set[asyncio.Task] = set()
+
+    def _paged(task: asyncio.Task) -> None:
+        paging.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The copy on the priority topic will be delivered by the agent (or the reconciler).
+            log.error("direct page failed: %s", type(task.exception()).__name__)
 
     async def page_now(envelope: ReportSubmitted, report: ReportIn) -> None:
         """Page the on-call straight from intake for a report that classifies high or critical."""
@@ -62,8 +72,7 @@ def register_notify(rt: Runtime) -> None:
         case = open_case(CaseEvent(event_id=f"{envelope.report_id}:opened", case_id=envelope.case_id,
                                    kind=CaseEventKind.opened, actor="system", at=envelope.received_at,
                                    report=stored))
-        link = f"{rt.settings.dashboard_url.rstrip('/')}/cases/{case.case_id}"
-        notes = alert_notifications(case, oncall_members(rt), link)
+        notes = alert_notifications(case, oncall_members(rt), case_link(case.case_id))
         # Recorded on the priority topic first (a crash from here on still pages), then sent at once: the
         # priority agent's copy would queue behind whatever backlog the consumer is working through. The
         # ledger makes the two one: whichever comes second finds the key settled or in flight and skips it.
@@ -73,15 +82,8 @@ def register_notify(rt: Runtime) -> None:
             paging.add(task)
             task.add_done_callback(_paged)
 
-    paging: set[asyncio.Task] = set()
-
-    def _paged(task: asyncio.Task) -> None:
-        paging.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # The copy on the priority topic will be delivered by the agent (or the reconciler).
-            log.error("direct page failed: %s", type(task.exception()).__name__)
-
     rt.extras["page_now"] = page_now
+
     @app.on_before_shutdown.connect
     async def close_providers(app, **kwargs) -> None:
         """Close provider connections (HTTP session, SMTP) before the worker exits."""
@@ -108,7 +110,8 @@ def register_notify(rt: Runtime) -> None:
             # Built and sent a slice at a time: 100,000 members would otherwise hold 200,000 notifications
             # in memory at once before the first one leaves.
             for start in range(0, len(members), PLAN_SLICE):
-                await send_notifications(fan_out_action(action, case, members[start:start + PLAN_SLICE]).notifications)
+                plan = fan_out_action(action, case, members[start:start + PLAN_SLICE])
+                await send_notifications(plan.notifications)
 
     async def deliver_lane(stream):
         async for batch in stream.take(BATCH, within=WITHIN):

@@ -10,7 +10,7 @@ from faust.web import View
 from pydantic import ValidationError
 
 from agents.audience import select_members
-from agents.fanout import check_do_no_harm, prefill
+from agents.fanout import check_do_no_harm, prefill, reachable
 from agents.regions import load_region_table
 from notifiers.segments import segments
 from schemas.actions import ActionIn, CallToAction
@@ -86,8 +86,7 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) ->
                           approved_by=actor)
     fut = await rt.topics.actions_approved.send(key=action.action_id.encode(), value=action)
     await fut
-    recipients = {ch.value: sum(1 for m in members if ch in m.channels and ch not in m.opted_out
-                                and (m.phone if ch is Channel.sms else m.email)) for ch in req.channels}
+    recipients = {ch.value: sum(1 for m in members if reachable(m, ch)) for ch in req.channels}
     return {"action_id": action.action_id, "case_id": case.case_id, "recipients": recipients,
             "messages": messages, "warnings": sms_warnings(messages) if Channel.sms in req.channels else []}
 

@@ -35,7 +35,8 @@ def seen(rt: Runtime, key: str) -> bool:
 
 
 def remember(rt: Runtime, key: str) -> None:
-    """Record a webhook key as handled (only after its effect is safely on a topic)."""
+    """Record a webhook key as handled (a receipt lost after this is recovered by the reconciler's provider
+    lookup; a reply is remembered only once it is on the broker)."""
     rt.tables.webhook_seen[key] = utcnow().isoformat()
 
 

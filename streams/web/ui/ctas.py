@@ -6,7 +6,7 @@ from aiohttp import web
 from faust.web import View
 
 from agents.audience import select_members
-from agents.fanout import prefill
+from agents.fanout import prefill, reachable
 from agents.regions import load_region_table
 from notifiers.segments import segments
 from schemas.actions import Audience
@@ -45,8 +45,7 @@ def reach(rt: Runtime, case, audience: dict, channels: list[str], texts: dict[st
         return {"recipients": {c: 0 for c in channels}, "sms_by_language": {}, "segments": {}, "seconds": 0}
     members = select_members(rt.tables.members.values(), parsed, load_region_table().network_region)
     chans = [Channel(c) for c in channels]
-    counted = {ch.value: [m for m in members if ch in m.channels and ch not in m.opted_out
-                          and (m.phone if ch is Channel.sms else m.email)] for ch in chans}
+    counted = {ch.value: [m for m in members if reachable(m, ch)] for ch in chans}
     by_lang: dict[str, int] = {}
     for m in counted.get("sms", []):
         by_lang[m.language] = by_lang.get(m.language, 0) + 1
