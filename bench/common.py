@@ -171,7 +171,7 @@ class BenchSandbox(Sandbox):
 
     def mail(self, start: int = 0) -> list[dict]:
         """Mails received with exact times."""
-        return [{"to": i[0], "t": i[1], "subject": i[2], "text": i[3]}
+        return [{"to": i[0], "t": i[1], "subject": i[2], "text": i[3], "message_id": i[4]}
                 for i in http_json(f"{self.probe}/probe/mail?start={start}")["items"]]
 
 

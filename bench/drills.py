@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import BROKER_PIDFILE, ROOT, ensure_broker, save, show, world
+from bench.crash_windows import crash_window_drill
 from bench.fanout import approve, load_world
 from streams import topics
 from tests.harness import bootstrap, broker_up, wait_for
@@ -26,6 +27,8 @@ from tests.samples import report
 FAULTS_20 = {"error_rate": 0.05, "throttle_rate": 0.05, "timeout_rate": 0.05, "timeout_accepts": True,
              "timeout_seconds": 3.0, "undelivered_rate": 0.05}
 BROKER = ROOT / "deploy" / "kafka" / "broker.py"
+# Kill points after an approval: while the plan is produced, while the first batches are in flight, and later.
+WINDOW_DELAYS = (0.05, 0.1, 0.3, 0.6, 1.0, 2.0, 4.0)
 
 
 def action_counts(stack, tokens, action_id: str) -> dict:
@@ -267,7 +270,10 @@ def malformed_drill(n: int = 10_000) -> dict:
 def main(kills: int = 10, members: int = 2_000, malformed: int = 10_000, broker: bool = True) -> dict:
     """Every drill at full size; print the table and save the JSON (a drill that errors is recorded as such)."""
     ensure_broker()
-    drills = {"sigkill": lambda: sigkill_drill(members, kills), "faults": lambda: faults_drill(members),
+    drills = {"sigkill": lambda: sigkill_drill(members, kills),
+              "crash_windows": lambda: crash_window_drill(members, delays=WINDOW_DELAYS, in_flight_pair=True,
+                                                          rate=200.0),
+              "faults": lambda: faults_drill(members),
               "malformed": lambda: malformed_drill(malformed),
               "broker_restart": (lambda: broker_restart_drill(1_000)) if broker else
               (lambda: {"applicable": False, "why": "skipped on request (--no-broker)"})}
@@ -279,11 +285,18 @@ def main(kills: int = 10, members: int = 2_000, malformed: int = 10_000, broker:
             results[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
         save("drills", {"params": {"kills": kills, "members": members, "malformed": malformed}, "results": results})
     k, f, m, b = results["sigkill"], results["faults"], results["malformed"], results["broker_restart"]
+    w = results["crash_windows"]
     if any("error" in r for r in results.values()):
         show("Fault drills that errored", ["drill", "error"], [[n, r["error"]] for n, r in results.items() if "error" in r])
         return results
     show("Fault drills (target: zero lost, zero duplicated, zero 5xx, zero crashes)", ["drill", "size", "result"], [
         ["SIGKILL mid fan-out", f"{k['members']} members, {k['kills']} kills", f"lost {k['lost']}, duplicated {k['duplicated']}"],
+        ["SIGKILL right after approvals", f"{w['members']} members, {w['actions']} actions, kills at "
+                                          f"{', '.join(str(r['delay_s']) for r in w['rounds'])} s",
+         f"SMS lost {w['received']['sms']['lost']}, duplicated {w['received']['sms']['duplicated']}; email lost "
+         f"{w['received']['email']['lost']}, duplicated {w['received']['email']['duplicated']} (resent with the "
+         f"same Message-ID {w['received']['email']['resent_same_message_id']}); finished {w['finished']}/"
+         f"{w['actions']}, unknown {w['unknown']}"],
         ["provider faults 20%", f"{f['queued']} SMS", f"delivered {f['delivered']}, dead-lettered {f['dead_lettered']}, "
                                                      f"neither {f['neither']}, duplicated {f['duplicated']}"],
         ["malformed reports", f"{m['api_requests']} API + {m['topic_messages']} topic",

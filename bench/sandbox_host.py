@@ -32,7 +32,7 @@ def probe_app(handle) -> web.Application:
     async def mail(request: web.Request) -> web.Response:
         start = int(request.query.get("start", 0))
         mails = handle.sink.mails
-        items = [[m.rcpt_tos[0] if m.rcpt_tos else m.to, m.received_at.timestamp(), m.subject, m.text]
+        items = [[m.rcpt_tos[0] if m.rcpt_tos else m.to, m.received_at.timestamp(), m.subject, m.text, m.message_id]
                  for m in mails[start:]]
         return web.json_response({"total": len(mails), "items": items})
 

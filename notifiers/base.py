@@ -36,8 +36,8 @@ class Notifier(abc.ABC):
     channel: ClassVar[Channel]
 
     @abc.abstractmethod
-    async def send(self, to: str, body: str, subject: str | None = None) -> SendResult:
-        """Send one message to one recipient."""
+    async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None) -> SendResult:
+        """Send one message to one recipient; `key` (the idempotency key) lets a channel mark repeats as one."""
 
     async def lookup(self, to: str, since: datetime) -> list[ProviderMessage]:
         """Messages already sent to `to` since `since`, for exactly-once recovery; [] if unsupported."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+import hashlib
 import logging
 import ssl
 from email.charset import QP, Charset
@@ -56,9 +57,15 @@ class SmtpEmailNotifier(Notifier):
         self._lock = asyncio.Lock()
         self._domain = sender.rpartition("@")[2] or "localhost"
 
-    def build(self, to: str, body: str, subject: str | None) -> tuple[str, bytes]:
-        """The RFC 5322 message for `to` with a fresh Message-ID: (message id, bytes for DATA)."""
-        message_id = make_msgid(domain=self._domain)
+    def message_id(self, key: str | None) -> str:
+        """The Message-ID: derived from the idempotency key, so a resend after a crash is the same message."""
+        if key is None:
+            return make_msgid(domain=self._domain)
+        return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{self._domain}>"
+
+    def build(self, to: str, body: str, subject: str | None, key: str | None = None) -> tuple[str, bytes]:
+        """The RFC 5322 message for `to`: (message id, bytes for DATA)."""
+        message_id = self.message_id(key)
         date = formatdate(localtime=False, usegmt=True)
         if self._sender.isascii() and to.isascii():
             quick = MIMEText(body, "plain", _UTF8_QP)
@@ -115,9 +122,9 @@ class SmtpEmailNotifier(Notifier):
                     raise
         raise AssertionError("unreachable")
 
-    async def send(self, to: str, body: str, subject: str | None = None) -> SendResult:
-        """Send one email; the Message-ID is the provider id."""
-        message_id, data = self.build(to, body, subject)
+    async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None) -> SendResult:
+        """Send one email; the Message-ID (from `key` when given) is the provider id."""
+        message_id, data = self.build(to, body, subject, key)
         async with self._lock:
             try:
                 smtp = await self._start_transaction()

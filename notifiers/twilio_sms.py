@@ -81,8 +81,8 @@ class TwilioSmsNotifier(Notifier):
         log.warning("twilio %s failed: %s retryable=%s", operation, error.code, error.retryable)
         raise error
 
-    async def send(self, to: str, body: str, subject: str | None = None) -> SendResult:
-        """Send one SMS; `subject` is ignored (SMS has none)."""
+    async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None) -> SendResult:
+        """Send one SMS; `subject` is ignored (SMS has none), and so is `key`: Twilio has no idempotency key."""
         params: dict[str, str] = {"to": to, "body": body}
         if self._service:
             params["messaging_service_sid"] = self._service
@@ -104,7 +104,8 @@ class TwilioSmsNotifier(Notifier):
         found = await self._call("list", self._twilio().messages.list_async(**filters))
         result = []
         for m in found:
-            when = m.date_sent or m.date_created
+            # Created, not sent: recovery compares it with the time we marked the notification 'sending'.
+            when = m.date_created or m.date_sent
             if when is not None and when < since:
                 continue
             result.append(ProviderMessage(m.sid or "", m.to or to, m.from_, m.body, m.status, when))

@@ -28,6 +28,14 @@ class DeliveryState(StrEnum):
     delivered = "delivered"
     failed = "failed"
     opted_out = "opted_out"
+    cancelled = "cancelled"
+    # The provider lookup after a crash could not tell whether the message left: shown, never guessed.
+    unknown = "unknown"
+
+
+# Where a notification can end: an action is finished when every one of its notifications is in one of these.
+FINAL_STATES = frozenset({DeliveryState.delivered, DeliveryState.failed, DeliveryState.opted_out,
+                          DeliveryState.cancelled, DeliveryState.unknown})
 
 
 class Notification(Message):

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from agents.pacing import Pacer, backoff
+from notifiers.base import ProviderMessage
 from notifiers.errors import NotifierError, RecipientOptedOut
 from notifiers.segments import segments
 from notifiers.smtp_email import SmtpEmailNotifier
@@ -23,9 +26,22 @@ from streams.runtime import Runtime
 log = logging.getLogger("solidarity.delivery")
 
 SETTLED = {DeliveryState.sent.value, DeliveryState.delivered.value, DeliveryState.failed.value,
-           DeliveryState.opted_out.value}
+           DeliveryState.opted_out.value, DeliveryState.cancelled.value, DeliveryState.unknown.value}
 UNKNOWN_OUTCOME = DeliveryState.sending.value
+# How far back a provider message with the same text makes a recovery undecidable: a message created this long
+# before our 'sending' mark could only be ours if the provider's clock ran that far behind ours.
 LOOKUP_MARGIN = timedelta(minutes=2)
+
+
+def mark_time(entry: dict) -> datetime:
+    """When the earliest attempt whose outcome is unknown was marked 'sending' (the recovery window's start)."""
+    return datetime.fromisoformat(entry.get("uncertain_since") or entry.get("marked_at") or entry["since"])
+
+
+def claimable(provider_id: str, key: str, owners) -> bool:
+    """Whether a provider message may be this key's: its sid is recorded for no other notification."""
+    owner = owners(provider_id)
+    return owner is None or owner == key
 
 
 class Deliverer:
@@ -41,6 +57,13 @@ class Deliverer:
         self.unsettled: set[str] = set()
         self._index_ready = False
         self._notifiers: dict[Channel, list] = {}
+        # Recovery of SMS to one number runs one at a time, so two recoveries never claim the same message.
+        self._phone_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Sids claimed by this process (the sid index is written through the changelog, so read it twice).
+        self.claimed: dict[str, str] = {}
+        # When each action last had a notification handed to the deliverer: the plan sweeper waits for quiet.
+        self.started = time.monotonic()
+        self.last_progress: dict[str, float] = {}
         self._turn = 0
         # Separate concurrency per lane, so a bulk fan-out never holds the slots an alert needs.
         self._sem = {Lane.priority: asyncio.Semaphore(32), Lane.bulk: asyncio.Semaphore(128)}
@@ -92,11 +115,21 @@ class Deliverer:
             todo.append((n, prior))
             self.inflight[key] = asyncio.Event()
             self.unsettled.add(key)
+            if n.action_id:
+                self.last_progress[n.action_id] = time.monotonic()
+            now = utcnow().isoformat()
             if not prior or prior["state"] != UNKNOWN_OUTCOME:
                 # The notification rides along until it settles, so the reconciler can finish it after a crash.
-                ledger[key] = {"state": UNKNOWN_OUTCOME, "since": utcnow().isoformat(), "attempt": n.attempt,
-                               "action_id": n.action_id, "channel": n.channel.value, "member_id": n.member_id,
-                               "notification": n.model_dump(mode="json")}
+                entry = {"state": UNKNOWN_OUTCOME, "since": now, "marked_at": now, "attempt": n.attempt,
+                         "action_id": n.action_id, "channel": n.channel.value, "member_id": n.member_id,
+                         "notification": n.model_dump(mode="json")}
+                if prior and prior.get("uncertain_since"):
+                    entry["uncertain_since"] = prior["uncertain_since"]
+                ledger[key] = entry
+            elif not prior.get("uncertain_since"):
+                # Found 'sending' at the start of a batch: the attempt marked then may have reached the provider
+                # before a crash. From now on this key is only sent after asking the provider.
+                ledger[key] = {**prior, "uncertain_since": prior.get("marked_at") or prior["since"]}
         if not todo:
             return
         try:
@@ -107,43 +140,93 @@ class Deliverer:
             for n, _ in todo:
                 self.inflight.pop(n.idempotency_key).set()
             raise
-        await asyncio.gather(*(self._deliver_tracked(n, prior) for n, prior in todo))
+        fresh, uncertain = [], defaultdict(list)
+        for n, _ in todo:
+            entry = ledger.get(n.idempotency_key) or {}
+            if n.channel is Channel.sms and entry.get("uncertain_since"):
+                uncertain[n.to].append(n)
+            else:
+                fresh.append(n)
+        await asyncio.gather(*(self._tracked(self._deliver(n), [n]) for n in fresh),
+                             *(self._tracked(self._recover(notes), notes) for notes in uncertain.values()))
 
-    async def _deliver_tracked(self, n: Notification, prior: dict | None) -> None:
+    async def _tracked(self, work, notes: list[Notification]) -> None:
         try:
-            await self._deliver(n, prior)
+            await work
         finally:
-            self.inflight.pop(n.idempotency_key).set()
+            for n in notes:
+                self.inflight.pop(n.idempotency_key).set()
 
-    async def _deliver(self, n: Notification, prior: dict | None) -> None:
+    async def _deliver(self, n: Notification) -> None:
         async with self._sem[n.lane]:
             notifier = self.notifier(n.channel)
             try:
-                if prior and prior["state"] == UNKNOWN_OUTCOME and n.channel is Channel.sms:
-                    # A previous attempt may have reached the provider: look before resending.
-                    since = datetime.fromisoformat(prior["since"]) - LOOKUP_MARGIN
-                    found = await notifier.lookup(n.to, since)
-                    match = next((m for m in found if (m.body or "") == n.body), None)
-                    if match is not None:
-                        await self._sent(n, match.provider_id, recovered=True, provider_status=match.status)
-                        return
                 cost = segments(n.body).segments if n.channel is Channel.sms else 1
                 await self.pacers[n.channel].acquire(cost, priority=n.lane is Lane.priority)
-                result = await notifier.send(n.to, n.body, n.subject)
+                # The idempotency key makes an email resent after a crash carry the same Message-ID.
+                result = await notifier.send(n.to, n.body, n.subject, key=n.idempotency_key)
             except NotifierError as exc:
                 await self._failed(n, exc)
             else:
                 await self._sent(n, result.provider_id)
+
+    async def _recover(self, notes: list[Notification]) -> None:
+        """SMS to one number whose earlier attempt may have reached the provider: ask it before any resend.
+
+        A provider message counts as a notification's only if it was created after that notification's
+        'sending' mark (less the allowed clock skew), carries the same text, and its sid is recorded for no
+        other notification. Several notifications to the same number with the same text (two actions in
+        flight) share out the messages found, latest mark first, so each message is claimed once. When a
+        message with the same text that nobody has claimed was created shortly before the mark, it may be
+        ours under a larger clock skew: that notification ends `unknown` rather than being guessed either way.
+        """
+        skew = timedelta(seconds=self.rt.settings.delivery.clock_skew_seconds)
+        ledger, owners = self.rt.tables.ledger, self._sid_owner
+        async with self._phone_locks[notes[0].to]:
+            marks = {n.idempotency_key: mark_time(ledger.get(n.idempotency_key) or {}) for n in notes}
+            try:
+                found = await self.notifier(Channel.sms).lookup(notes[0].to, min(marks.values()) - LOOKUP_MARGIN)
+            except NotifierError as exc:
+                for n in notes:
+                    await self._failed(n, exc)
+                return
+            taken: set[str] = set()
+            resend = []
+            for n in sorted(notes, key=lambda n: marks[n.idempotency_key], reverse=True):
+                start = marks[n.idempotency_key] - skew
+                same = sorted((m for m in found if (m.body or "") == n.body and m.provider_id not in taken
+                               and claimable(m.provider_id, n.idempotency_key, owners)),
+                              key=lambda m: _created(m))
+                match = next((m for m in same if _created(m) >= start), None)
+                if match is not None:
+                    taken.add(match.provider_id)
+                    await self._sent(n, match.provider_id, recovered=True, provider_status=match.status)
+                elif any(_created(m) >= start - LOOKUP_MARGIN for m in same):
+                    await self._unknown(n, "a message with the same text, created just before this one was "
+                                           "marked, is unclaimed: it may or may not be this one")
+                else:
+                    resend.append(n)
+            # Sent while holding the number's lock: a concurrent recovery must see these sids as claimed.
+            for n in resend:
+                await self._deliver(n)
+
+    def _sid_owner(self, provider_id: str) -> str | None:
+        return self.claimed.get(provider_id) or self.rt.tables.sid_index.get(provider_id)
 
     async def _sent(self, n: Notification, provider_id: str, recovered: bool = False,
                     provider_status: str | None = None) -> None:
         tb = self.rt.tables
         state = DeliveryState.sent if n.channel is Channel.sms else DeliveryState.delivered
         entry = dict(tb.ledger.get(n.idempotency_key) or {})
-        entry.update(state=state.value, provider_id=provider_id, at=utcnow().isoformat(), recovered=recovered)
+        now = utcnow().isoformat()
+        entry.update(state=state.value, provider_id=provider_id, at=now, recovered=recovered)
+        if state is DeliveryState.delivered:
+            entry["settled_at"] = now
         entry.pop("notification", None)
+        entry.pop("uncertain_since", None)
         tb.ledger[n.idempotency_key] = entry
         if n.channel is Channel.sms:
+            self.claimed[provider_id] = n.idempotency_key
             tb.sid_index[provider_id] = n.idempotency_key
         else:
             self.unsettled.discard(n.idempotency_key)
@@ -162,7 +245,7 @@ class Deliverer:
         tb, d = self.rt.tables, self.rt.settings.delivery
         entry = dict(tb.ledger.get(n.idempotency_key) or {})
         if isinstance(exc, RecipientOptedOut):
-            entry.update(state=DeliveryState.opted_out.value, error=exc.code)
+            entry.update(state=DeliveryState.opted_out.value, error=exc.code, settled_at=utcnow().isoformat())
             entry.pop("notification", None)
             tb.ledger[n.idempotency_key] = entry
             self.unsettled.discard(n.idempotency_key)
@@ -170,15 +253,19 @@ class Deliverer:
             self._observe(n, DeliveryState.opted_out, exc)
             return
         if exc.retryable and n.attempt + 1 < d.max_attempts:
-            # A timeout leaves the outcome unknown: keep 'sending' so the retry asks the provider first.
-            entry.update(state=UNKNOWN_OUTCOME if exc.code == "timeout" else "retrying", error=exc.code,
+            # A timeout leaves the outcome unknown: the retry asks the provider first. So does any retry after
+            # an earlier uncertain attempt (uncertain_since is kept until the key settles).
+            uncertain = entry.get("uncertain_since") or (entry.get("marked_at") if exc.code == "timeout" else None)
+            entry.update(state=UNKNOWN_OUTCOME if uncertain else "retrying", error=exc.code,
                          attempt=n.attempt + 1, since=utcnow().isoformat())
+            if uncertain:
+                entry["uncertain_since"] = uncertain
             tb.ledger[n.idempotency_key] = entry
             delay = backoff(n.attempt + 1, d.backoff_base_seconds, d.backoff_max_seconds, exc.retry_after)
             retry = n.model_copy(update={"attempt": n.attempt + 1, "not_before": utcnow() + timedelta(seconds=delay)})
             await self.rt.topics.notifications_retry.send(key=n.idempotency_key.encode(), value=retry)
             return
-        entry.update(state=DeliveryState.failed.value, error=exc.code)
+        entry.update(state=DeliveryState.failed.value, error=exc.code, settled_at=utcnow().isoformat())
         entry.pop("notification", None)
         tb.ledger[n.idempotency_key] = entry
         self.unsettled.discard(n.idempotency_key)
@@ -196,6 +283,25 @@ class Deliverer:
         member = self.rt.tables.members.get(member_id)
         if member is not None and channel not in member.opted_out:
             await publish_member(self.rt, member.model_copy(update={"opted_out": [*member.opted_out, channel]}))
+
+    async def _unknown(self, n: Notification, why: str) -> None:
+        """End a notification as `unknown`: shown on the dashboard and dead-lettered, never guessed."""
+        await self.settle(n, DeliveryState.unknown, why)
+        await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
+            source_topic="notifications", key=n.idempotency_key, stage="deliver",
+            reasons=[FieldProblem(field="delivery", message=f"outcome unknown: {why}")], payload=n.model_dump_json()))
+        log.warning("notification %s ended unknown: %s", n.idempotency_key, why)
+
+    async def settle(self, n: Notification, state: DeliveryState, reason: str) -> None:
+        """Record a final state that no provider call produced (cancelled, unknown, opted out since the plan)."""
+        tb = self.rt.tables
+        entry = dict(tb.ledger.get(n.idempotency_key) or {"action_id": n.action_id, "channel": n.channel.value,
+                                                           "member_id": n.member_id, "attempt": n.attempt})
+        entry.update(state=state.value, reason=reason, settled_at=utcnow().isoformat())
+        entry.pop("notification", None)
+        tb.ledger[n.idempotency_key] = entry
+        self.unsettled.discard(n.idempotency_key)
+        self._observe(n, state)
 
     async def reconcile(self, limit: int = 500) -> int:
         """Finish notifications left unsettled by a lost receipt or a crash; return how many were acted on."""
@@ -248,6 +354,12 @@ class Deliverer:
         self.rt.topics.notifications_status.send_soon(key=n.idempotency_key.encode(), value=status)
 
 
+def _created(m: ProviderMessage) -> datetime:
+    # Twilio gives whole seconds: a message created in the mark's own second still counts as after it.
+    when = m.sent_at or datetime.min.replace(tzinfo=utcnow().tzinfo)
+    return when.replace(microsecond=999_999) if when.microsecond == 0 else when
+
+
 RECEIPTS = {"delivered": DeliveryState.delivered, "undelivered": DeliveryState.failed, "failed": DeliveryState.failed}
 
 
@@ -267,7 +379,8 @@ def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
         return False
     if status.state not in (DeliveryState.delivered, DeliveryState.failed):
         return False
-    rt.tables.ledger[status.idempotency_key] = {**entry, "state": status.state.value, "error": status.error_code}
+    rt.tables.ledger[status.idempotency_key] = {**entry, "state": status.state.value, "error": status.error_code,
+                                                "settled_at": utcnow().isoformat()}
     deliverer = rt.extras.get("deliverer")
     if deliverer is not None:
         deliverer.unsettled.discard(status.idempotency_key)

@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from schemas.base import utcnow
 from schemas.cases import Case, CaseEvent
 from streams.runtime import Runtime
-from streams.web.actions import action_counts
+from streams.plans import progress
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 FANOUT_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0)
@@ -69,9 +69,7 @@ class Metrics:
         for action in rt.tables.actions.values():
             if action.action_id in self._finished:
                 continue
-            counts = action_counts(rt, action.action_id)
-            done = counts["queued"] and counts["delivered"] + counts["failed"] >= counts["queued"]
-            if not done:
+            if not progress(rt, action.action_id)["finished"]:
                 self._pending.add(action.action_id)
                 continue
             self._finished.add(action.action_id)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from agents.audience import select_members
 from agents.casefile import open_case
 from agents.classification import classify
-from agents.fanout import ALERT_LEVELS, alert_notifications, fan_out_action, needs_alert, plan_size
+from agents.fanout import ALERT_LEVELS, alert_notifications, needs_alert, targets
 from agents.keywords import Intent, intent_of
 from agents.regions import load_region_table
 from agents.texts import render
@@ -23,11 +23,11 @@ from schemas.reports import ReportIn, ReportSubmitted
 from schemas.vocab import Channel
 from streams.delivery import Deliverer, settle_receipt
 from streams.members import oncall_members
+from streams.plans import PlanSweeper, notifications_for, planned_members, planned_pairs, record_plan
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.notify")
 BATCH, WITHIN = 256, 0.02
-PLAN_SLICE = 2_000
 
 
 def register_notify(rt: Runtime) -> None:
@@ -89,6 +89,8 @@ def register_notify(rt: Runtime) -> None:
         """Close provider connections (HTTP session, SMTP) before the worker exits."""
         await deliverer.close()
 
+    sweeper = PlanSweeper(rt, deliverer)
+
     @app.agent(t.actions_approved, name="fan_out_actions")
     async def fan_out_actions(stream):
         """One notification per (action, member, channel); replays produce the same keys."""
@@ -99,19 +101,24 @@ def register_notify(rt: Runtime) -> None:
                 log.warning("action %s refers to an unknown case", action.action_id)
                 continue
             tb.actions[action.action_id] = action
-            members = select_members(tb.members.values(), action.audience, region_of)
-            queued, skipped, reached = plan_size(action, members)
             stats = dict(tb.action_stats.get(action.action_id) or {})
-            stats.update(targeted=queued + skipped, queued=queued, skipped_opted_out=skipped,
-                         started_at=utcnow().isoformat())
-            tb.action_stats[action.action_id] = stats
-            for member_id in reached:
-                tb.latest_action[member_id] = action.action_id
+            if "plan_slices" not in stats:
+                # First time: fix the audience. A replay after a crash or rebalance reuses it, so a member
+                # import in between does not change who the action covers.
+                members = select_members(tb.members.values(), action.audience, region_of)
+                stats.update(record_plan(rt, action, members), started_at=utcnow().isoformat())
+                tb.action_stats[action.action_id] = stats
+                for member in members:
+                    if any(not opted for _, opted in targets(action, member)):
+                        tb.latest_action[member.member_id] = action.action_id
+            if stats.get("planned_at"):
+                # A replay of an action already fanned out: whatever did not reach the ledger, the sweep sends.
+                continue
             # Built and sent a slice at a time: 100,000 members would otherwise hold 200,000 notifications
             # in memory at once before the first one leaves.
-            for start in range(0, len(members), PLAN_SLICE):
-                plan = fan_out_action(action, case, members[start:start + PLAN_SLICE])
-                await send_notifications(plan.notifications)
+            for part in planned_pairs(rt, action.action_id, stats["plan_slices"]):
+                await send_notifications(notifications_for(action, case, planned_members(rt, part), part))
+            tb.action_stats[action.action_id] = {**stats, "planned_at": utcnow().isoformat()}
 
     async def deliver_lane(stream):
         async for batch in stream.take(BATCH, within=WITHIN):
@@ -150,6 +157,13 @@ def register_notify(rt: Runtime) -> None:
         acted = await deliverer.reconcile()
         if acted:
             log.info("reconciled %d unsettled notification(s)", acted)
+
+    @app.timer(interval=max(1.0, rt.settings.delivery.plan_quiet_seconds / 3))
+    async def sweep_plans():
+        """Deliver planned notifications that never reached the ledger; stamp finished actions."""
+        handed = await sweeper.sweep()
+        if handed:
+            log.warning("plan sweep handed %d notification(s) to the deliverer", handed)
 
     @app.timer(interval=3600.0)
     async def forget_old_webhooks():

@@ -66,6 +66,12 @@ class DeliverySettings(_Frozen):
     auto_replies_per_hour: int = Field(3, ge=0, description="Automatic SMS replies per number per hour.")
     reconcile_after_seconds: float = Field(30.0, gt=0, description=(
         "A notification unsettled this long (lost receipt, crash) is checked with the provider and finished."))
+    clock_skew_seconds: float = Field(5.0, ge=0, le=60, description=(
+        "How far the provider's clock may run behind ours: after a crash, a provider message counts as a "
+        "notification's only if created after its 'sending' mark less this."))
+    plan_quiet_seconds: float = Field(15.0, gt=0, description=(
+        "An unfinished call to action that has handed nothing to the deliverer for this long has its plan "
+        "compared with the ledger, and every planned notification with no ledger entry is delivered."))
 
 
 class Settings(BaseSettings):

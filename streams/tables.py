@@ -87,6 +87,7 @@ def declare_tables(rt: Runtime) -> None:
 
     tb.ledger = keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record.")
     tb.actions = ModelTable(keyed("actions", "Approved calls to action by action_id."), CallToAction)
+    tb.action_plans = keyed("action_plans", "action_id:slice -> {member_id: [channel, ...]}: the audience as planned.")
     tb.action_stats = keyed("action_stats", "Per-action counts: targeted, queued, sent, delivered, failed, ...")
     tb.early_receipts = keyed("early_receipts", "Receipts that arrived before the sid was recorded.")
     tb.sid_index = keyed("sid_index", "Provider message id -> idempotency key, for status callbacks.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import drills
+from bench import crash_windows, drills
 
 
 def test_worker_sigkilled_mid_fan_out_loses_and_duplicates_nothing(kafka):
@@ -16,6 +16,17 @@ def test_worker_sigkilled_mid_fan_out_loses_and_duplicates_nothing(kafka):
     assert result["kills"] >= 1, result
     assert result["lost"] == 0, result
     assert result["duplicated"] == 0, result
+
+
+def test_worker_sigkilled_right_after_approvals_of_identical_texts_loses_and_duplicates_nothing(kafka):
+    # The windows the random-point drill misses: 0.1-1 s after an approval (plan being produced, first batches in
+    # flight), the same text to the same phones each time, and once two actions in flight together.
+    result = crash_windows.crash_window_drill(members=30, delays=(0.1, 0.3, 1.0), in_flight_pair=True)
+    assert result["finished"] == result["actions"] == 5, result
+    assert result["targeted_equals_final"], result
+    assert result["received"]["sms"]["received"] == 30 * 5, result["received"]
+    assert result["lost"] == 0, result["received"]
+    assert result["duplicated"] == 0, result["received"]
 
 
 def test_provider_faults_at_twenty_percent_end_delivered_or_dead_lettered_once(kafka):

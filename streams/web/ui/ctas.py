@@ -12,7 +12,8 @@ from notifiers.segments import segments
 from schemas.actions import Audience
 from schemas.vocab import ActionKind, Channel, Region
 from streams.runtime import Runtime
-from streams.web.actions import action_counts, approve_action, signatories_csv
+from streams.plans import progress
+from streams.web.actions import approve_action, signatories_csv
 from streams.web.cases import find_case
 from streams.web.common import ApiError, guarded, json_response
 from streams.web.ui import i18n
@@ -20,7 +21,7 @@ from streams.web.ui.auth import Guard
 from streams.web.ui.render import Refused, html_guarded, page, redirect
 
 KINDS = [k.value for k in ActionKind]
-BARS = ("queued", "sent", "delivered", "failed", "signed")
+BARS = ("queued", "sent", "delivered", "failed", "unknown", "signed")
 
 
 def _split(value: str | None) -> list[str]:
@@ -106,7 +107,9 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             try:
                 result = await approve_action(rt, case.case_id, body, session.name)
             except ApiError as exc:
-                errors = {p.field: p.message for p in exc.problems}
+                errors: dict[str, str] = {}
+                for p in exc.problems:  # a text can both name a defender and use an unknown placeholder
+                    errors[p.field] = f"{errors[p.field]} {p.message}" if p.field in errors else p.message
                 return render_form(rt, case, session, form, errors, status=exc.status)
             return redirect(f"/dashboard/actions/{result['action_id']}")
 
@@ -136,8 +139,9 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             """Live progress bars and the signatories download."""
             session = guard.require(request)
             action = rt.tables.actions.get(action_id)
-            return page("action.html.j2", session=session, action=action, action_id=action_id,
-                        counts=action_counts(rt, action_id), bars=BARS, page_name="case")
+            state = progress(rt, action_id)
+            return page("action.html.j2", session=session, action=action, action_id=action_id, state=state,
+                        counts=state["counts"], bars=BARS, page_name="case")
 
     @rt.app.page("/dashboard/actions/{action_id}/progress.json")
     class Progress(View):
@@ -148,11 +152,13 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             """Counters and percent done."""
             if guard.current(request) is None:
                 return json_response({"error": "log in first"}, status=401)
-            counts = action_counts(rt, action_id)
-            done = counts["delivered"] + counts["failed"]
-            percent = round(100 * done / counts["queued"]) if counts["queued"] else 0
+            state = progress(rt, action_id)
+            counts = state["counts"]
+            done = sum(counts[s] for s in ("delivered", "failed", "opted_out", "cancelled", "unknown"))
+            percent = 100 if state["finished"] else (min(99, round(100 * done / counts["targeted"])) if counts["targeted"] else 0)
             return json_response({"found": rt.tables.actions.get(action_id) is not None, "counts": counts,
-                                  "percent": percent})
+                                  "percent": percent, "finished": state["finished"],
+                                  "finished_at": state["finished_at"]})
 
     @rt.app.page("/dashboard/actions/{action_id}/signatories.csv")
     class Signatories(View):

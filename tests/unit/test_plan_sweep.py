@@ -1,0 +1,73 @@
+"""Nothing planned is ever dropped: the sweep delivers planned keys the ledger never saw, and every planned
+notification ends in one final state, so the action finishes."""
+
+from __future__ import annotations
+
+from schemas.actions import Audience, CallToAction
+from schemas.notifications import DeliveryState
+from schemas.vocab import Channel
+from streams.delivery import Deliverer
+from streams.plans import PlanSweeper, progress, record_plan
+from tests.stubs import StubSms, runtime
+from tests.unit.test_fanout import make_case, member
+
+PHONES = {"m1": "+525512345671", "m2": "+525512345672", "m3": "+525512345673", "m4": "+525512345674"}
+
+
+def world():
+    rt = runtime()
+    case = make_case()
+    rt.tables.cases[case.case_id] = case
+    members = [member(mid, channels=("sms",)).model_copy(update={"phone": phone}) for mid, phone in PHONES.items()]
+    for m in members:
+        rt.tables.members[m.member_id] = m
+    action = CallToAction(action_id="act_1", case_id=case.case_id, reference=case.reference, kind="petition",
+                          audience=Audience(), messages={"es": "Firme la petición {reference}."},
+                          channels=[Channel.sms], approved_by="test")
+    rt.tables.actions[action.action_id] = action
+    stats = record_plan(rt, action, members)
+    rt.tables.action_stats[action.action_id] = {**stats, "planned_at": "2026-12-01T10:00:00+00:00"}
+    stub = StubSms([])
+    deliverer = Deliverer(rt)
+    deliverer._notifiers[Channel.sms] = [stub]
+    deliverer.started -= 3600  # the worker has been up, and the action quiet, for an hour
+    return rt, action, deliverer, stub
+
+
+async def test_planned_notifications_that_never_reached_the_ledger_are_delivered_once():
+    # As after offsets committed past events still in a take buffer: m1 went out, m2..m4 were never seen.
+    rt, action, deliverer, stub = world()
+    rt.tables.ledger["act:act_1:m1:sms"] = {"state": "delivered", "provider_id": "SMold", "action_id": "act_1",
+                                            "settled_at": "2026-12-01T10:00:01+00:00"}
+    sweeper = PlanSweeper(rt, deliverer)
+    assert await sweeper.sweep() == 3
+    assert sorted(to for to, _ in stub.sent) == sorted(PHONES[m] for m in ("m2", "m3", "m4"))
+    assert await sweeper.sweep() == 0, "a second sweep sends nothing again"
+    assert len(stub.sent) == 3
+
+
+async def test_members_who_opted_out_or_left_after_the_plan_end_final_and_the_action_finishes():
+    rt, action, deliverer, stub = world()
+    rt.tables.members["m2"] = rt.tables.members["m2"].model_copy(update={"opted_out": [Channel.sms]})
+    del rt.tables.members["m3"]
+    sweeper = PlanSweeper(rt, deliverer)
+    await sweeper.sweep()
+    ledger = rt.tables.ledger
+    assert ledger["act:act_1:m2:sms"]["state"] == DeliveryState.opted_out
+    assert ledger["act:act_1:m3:sms"]["state"] == DeliveryState.cancelled
+    assert "removed" in ledger["act:act_1:m3:sms"]["reason"]
+    assert sorted(to for to, _ in stub.sent) == sorted(PHONES[m] for m in ("m1", "m4"))
+    # Receipts for the two sent messages arrive: then every planned notification is final.
+    for key in ("act:act_1:m1:sms", "act:act_1:m4:sms"):
+        ledger[key] = {**ledger[key], "state": "delivered", "settled_at": "2026-12-01T10:05:00+00:00"}
+    state = progress(rt, "act_1")
+    assert state["finished"] and state["finished_at"] == max(e["settled_at"] for e in ledger.values())
+    c = state["counts"]
+    assert c["targeted"] == c["delivered"] + c["failed"] + c["opted_out"] + c["cancelled"] + c["unknown"] == 4
+
+
+async def test_an_action_with_sends_still_unsettled_is_not_finished():
+    rt, action, deliverer, stub = world()
+    await PlanSweeper(rt, deliverer).sweep()
+    state = progress(rt, "act_1")
+    assert state["counts"]["sent"] == 4 and not state["finished"] and state["status"] == "sending"
