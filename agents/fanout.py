@@ -7,7 +7,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from agents.texts import country_name, render, render_text
+from agents.keywords import sign_word
+from agents.texts import ACTION_PLACEHOLDERS, allowed_list, country_name, has, problems_in, render, render_text
 from schemas.actions import CallToAction
 from schemas.base import FieldProblem
 from schemas.cases import Case
@@ -60,18 +61,38 @@ def check_do_no_harm(case: Case, messages: dict[str, str]) -> list[FieldProblem]
     return problems
 
 
-def template_values(case: Case, language: str, deadline: str | None = None) -> dict:
-    """Values the message templates may use (never names or localities)."""
+def template_values(case: Case, language: str, deadline: str | None = None) -> dict[str, str | None]:
+    """Values the placeholders of texts in `language` take for a case (never names or localities)."""
     return {
         "reference": case.reference, "country": country_name(case.country, language),
-        "incident": render(f"incidents.{case.incident_type.value}", language), "urgency": case.urgency.value,
-        "deadline": deadline,
+        "incident": render(f"incidents.{case.incident_type.value}", language), "urgency": case.urgency.value.upper(),
+        "deadline": deadline, "sign_word": sign_word(language),
     }
 
 
 def prefill(case: Case, kind: str, languages: Iterable[str], deadline: str | None = None) -> dict[str, str]:
-    """Template texts per language for a call to action."""
-    return {lang: render(f"actions.{kind}", lang, **template_values(case, lang, deadline)) for lang in languages}
+    """Catalogue texts per language for a call to action (the variant naming the deadline, if there is one)."""
+    path = f"actions_by_deadline.{kind}" if deadline and has(f"actions_by_deadline.{kind}") else f"actions.{kind}"
+    return {lang: render(path, lang, **template_values(case, lang, deadline)) for lang in languages}
+
+
+def action_texts(case: Case, messages: dict[str, str], language: str, deadline: str | None) -> tuple[str, str]:
+    """The body (every channel) and email subject a call to action is sent with in `language`."""
+    text = messages.get(language) or next(iter(messages.values()))
+    values = template_values(case, language, deadline)
+    return render_text(text, **values), render("action_subject", language, **values)
+
+
+def check_texts(case: Case, messages: dict[str, str], deadline: str | None) -> list[FieldProblem]:
+    """Problems per language with texts that are not plain text with known placeholders filled for this action."""
+    out = []
+    for lang, text in sorted(messages.items()):
+        # The values fan_out_action will use; the body is the same on every channel (email adds a catalogue subject).
+        found = problems_in(text, template_values(case, lang, deadline), ACTION_PLACEHOLDERS)
+        if found:
+            out.append(FieldProblem(field=f"messages.{lang}", message=(
+                f"{'; '.join(found)}. Texts are plain text; the only placeholders are {allowed_list()}.")))
+    return out
 
 
 @dataclass
@@ -130,9 +151,7 @@ def fan_out_action(action: CallToAction, case: Case, members: Iterable[Member]) 
     for member in members:
         lang = member.language if member.language in action.messages else "en"
         if lang not in texts:
-            text = action.messages.get(lang) or next(iter(action.messages.values()))
-            values = template_values(case, lang, deadline)
-            texts[lang] = (render_text(text, **values), render("action_subject", lang, **values))
+            texts[lang] = action_texts(case, action.messages, lang, deadline)
         body, subject = texts[lang]
         for channel, opted_out in targets(action, member):
             if opted_out:

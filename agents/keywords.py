@@ -28,6 +28,15 @@ KEYWORDS: dict[Intent, set[str]] = {
 }
 
 
+# The one word each language's texts ask members to reply to sign (the `{sign_word}` placeholder); each is in KEYWORDS.
+SIGN_WORDS: dict[str, str] = {"en": "SIGN", "es": "FIRMO", "fr": "SIGNE", "pt": "ASSINO", "ar": "أوقع"}
+
+
+def sign_word(language: str) -> str:
+    """The word members reply to sign in `language` (English's SIGN for a language we have no word for)."""
+    return SIGN_WORDS.get(language, SIGN_WORDS["en"])
+
+
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.strip().lower())
     # Drop combining marks (accents, Arabic harakat) and tatweel; keep letters.

@@ -10,18 +10,18 @@ from faust.web import View
 from pydantic import ValidationError
 
 from agents.audience import select_members
-from agents.fanout import check_do_no_harm, prefill, reachable
+from agents.fanout import check_do_no_harm, check_texts, prefill, reachable
 from agents.regions import load_region_table
 from notifiers.segments import segments
 from schemas.actions import ActionIn, CallToAction
 from schemas.base import problems_from
 from schemas.vocab import CaseStatus, Channel, Consent, TokenRole
 from streams.ids import new_id
+from streams.plans import progress
 from streams.runtime import Runtime
 from streams.web.cases import find_case
 from streams.web.common import ApiError, authenticate, guarded, json_response, read_json
 
-COUNTERS = ("targeted", "queued", "sent", "delivered", "failed", "opted_out", "signed")
 MAX_SMS_SEGMENTS = 2
 
 
@@ -38,29 +38,12 @@ def sms_warnings(messages: dict[str, str]) -> list[dict]:
 
 
 def action_counts(rt: Runtime, action_id: str) -> dict:
-    """The action's counters, derived from the delivery ledger so they always agree with it.
-
-    targeted: members x channels addressed; queued: notifications created; sent: accepted by the provider;
-    delivered, failed: final; opted_out: skipped or refused because the member opted out; signed.
-    """
-    stats = rt.tables.action_stats.get(action_id) or {}
-    counts = {name: 0 for name in COUNTERS}
-    counts.update(targeted=int(stats.get("targeted", 0)), queued=int(stats.get("queued", 0)),
-                  opted_out=int(stats.get("skipped_opted_out", 0)), signed=int(stats.get("signed", 0)))
-    prefix = f"act:{action_id}:"
-    for key, entry in rt.tables.ledger.items():
-        if not key.startswith(prefix):
-            continue
-        state = entry["state"]
-        if entry.get("provider_id"):
-            counts["sent"] += 1
-        if state in ("delivered", "failed", "opted_out"):
-            counts[state] += 1
-    return counts
+    """The action's counters, derived from the delivery ledger so they always agree with it (see plans.progress)."""
+    return progress(rt, action_id)["counts"]
 
 
 async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) -> dict:
-    """Validate and publish a call to action; refuse unverified cases and texts that would do harm."""
+    """Validate and publish a call to action; refuse unverified cases, texts that would do harm or not render."""
     try:
         req = ActionIn.model_validate(body)
     except ValidationError as exc:
@@ -78,7 +61,8 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) ->
     deadline = req.deadline.strftime("%Y-%m-%d") if req.deadline else None
     wanted = {m.language for m in members} | {"en"}
     messages = prefill(case, req.kind.value, sorted(wanted - set(req.messages)), deadline) | dict(req.messages)
-    problems = check_do_no_harm(case, dict(req.messages))
+    # Every text is rendered here as the fan-out will render it, so an approved action cannot fail later.
+    problems = check_do_no_harm(case, dict(req.messages)) + check_texts(case, messages, deadline)
     if problems:
         raise ApiError(422, problems)
     action = CallToAction(action_id=new_id("act"), case_id=case.case_id, reference=case.reference, kind=req.kind,
@@ -123,14 +107,16 @@ def register_action_views(rt: Runtime) -> None:
 
         @guarded
         async def get(self, request: web.Request, action_id: str) -> web.Response:
-            """Counters targeted, queued, sent, delivered, failed, opted_out, signed."""
+            """Status (planning, sending, finished with its time) and the counters of every final state."""
             authenticate(rt, request, TokenRole.secretariat)
             action = rt.tables.actions.get(action_id)
             if action is None:
                 raise ApiError(404, "no such action (a call just approved may take a moment)", field="action_id")
+            state = progress(rt, action_id)
             return json_response({"action_id": action_id, "case_id": action.case_id, "kind": action.kind.value,
                                   "reference": action.reference, "channels": [c.value for c in action.channels],
-                                  "counts": action_counts(rt, action_id)})
+                                  "status": state["status"], "finished": state["finished"],
+                                  "finished_at": state["finished_at"], "counts": state["counts"]})
 
     @rt.app.page("/api/v1/actions/{action_id}/signatories.csv")
     class Signatories(View):
