@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
+from agents.csvsafe import restore, rows_to_csv
 from schemas.base import FieldProblem, problems_from
 from schemas.members import Member
 
@@ -77,10 +78,13 @@ def _check_header(row: list[str]) -> tuple[str, ...]:
 
 
 def row_to_data(columns: tuple[str, ...], cells: list[str]) -> dict:
-    """The Member fields of one row; an empty cell leaves the field's default (or its absence) in place."""
+    """The Member fields of one row; an empty cell leaves the field's default (or its absence) in place.
+
+    A cell our export neutralised against formula injection (`'+50491236721`) reads back as written before.
+    """
     data: dict = {}
     for name, cell in zip(columns, cells):
-        cell = cell.strip()
+        cell = restore(cell.strip()).strip()
         if not cell:
             continue
         data[name] = split_list(cell) if name in LIST_COLUMNS else cell
@@ -143,10 +147,5 @@ def member_to_row(member: Member) -> list[str]:
 
 
 def to_csv(members: Iterable[Member]) -> str:
-    """A CSV (with header, including opted_out) that parse_csv reads back to the same members."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
-    for member in members:
-        writer.writerow(member_to_row(member))
-    return out.getvalue()
+    """A CSV (with header, including opted_out) safe to open in a spreadsheet, that parse_csv reads back."""
+    return rows_to_csv(HEADER, (member_to_row(m) for m in members), lineterminator="\n")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams import topics as catalogue
@@ -43,9 +43,32 @@ def ensure_topics(settings: Settings) -> list[str]:
                 created.append(topic.name)
             except TopicAlreadyExistsError:
                 pass
+        align_configs(admin, settings, existing)
         return created
     finally:
         admin.close()
+
+
+def align_configs(admin: KafkaAdminClient, settings: Settings, existing: set[str]) -> list[str]:
+    """Bring existing catalogue topics to the catalogue's cleanup policy and retention; return those changed.
+
+    Topics are only created once: without this, a deployment made before a retention change (the case history
+    kept forever instead of the broker's 7 days) would keep the old setting silently.
+    """
+    specs = {catalogue.full_name(spec, settings.topic_prefix): spec for spec in catalogue.CATALOGUE}
+    names = [name for name in specs if name in existing]
+    if not names:
+        return []
+    found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
+    current = found.get("topic", {}) if isinstance(found, dict) else {}
+    changed = []
+    for name in names:
+        want = specs[name].config()
+        have = {key: (current.get(name, {}).get(key) or {}).get("value") for key in want}
+        if have != want:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs=want)])
+            changed.append(name)
+    return changed
 
 
 def producer(settings: Settings) -> KafkaProducer:

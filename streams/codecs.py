@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from faust.serializers import codecs
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+# A location part that does not look like a field name is a key someone wrote (a phone number, an email).
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class RecordDecodeError(ValueError):
+    """A topic record is not a valid instance of its model; the message names fields and error types only."""
+
+    def __init__(self, model: type[BaseModel], problems: list[tuple[str, str]]) -> None:
+        self.model_name = model.__qualname__
+        self.problems = problems
+        detail = ", ".join(f"{field}: {kind}" for field, kind in problems) or "no detail"
+        super().__init__(f"record is not a valid {self.model_name} ({detail})")
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    parts = [p if isinstance(p, int) or _FIELD_NAME.match(str(p)) else "<key>" for p in loc
+             if not (isinstance(p, str) and p.startswith("function-"))]
+    return ".".join(str(p) for p in parts) or "record"
+
+
+def describe(model: type[BaseModel], exc: Exception) -> RecordDecodeError:
+    """A decode error for exc that carries no input value: pydantic messages quote the rejected input."""
+    if isinstance(exc, ValidationError):
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False, include_context=False):
+            loc = tuple(err["loc"])
+            if err["type"] == "extra_forbidden" and loc:
+                # The unknown key is the sender's text, whatever it looks like.
+                loc = loc[:-1] + ("<key>",)
+            problems.append((_path(loc), err["type"]))
+    else:
+        problems = [("record", type(exc).__name__)]
+    return RecordDecodeError(model, problems)
 
 
 class PydanticCodec(codecs.Codec):
@@ -21,7 +56,13 @@ class PydanticCodec(codecs.Codec):
         return self.model.model_validate(obj).model_dump_json().encode()
 
     def _loads(self, s: bytes) -> Any:
-        return self.model.model_validate_json(s)
+        try:
+            return self.model.model_validate_json(s)
+        except Exception as exc:  # noqa: BLE001 - any decoder's message may quote the record
+            error = describe(self.model, exc)
+        # Raised outside the handler so the original (which quotes the input) is neither cause nor context of
+        # what faust wraps and logs.
+        raise error from None
 
 
 def codec_name(model: type[BaseModel]) -> str:

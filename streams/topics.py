@@ -1,12 +1,14 @@
 """The topic catalogue: the only module that spells a topic name.
 
-Each topic has its partitions, retention and compaction here; faust topics and the kafka-python admin
-(`solidarity topics ensure`) are both built from this one list.
+Each topic has its partition key, retention and compaction here; faust topics and the kafka-python admin
+(`solidarity topics ensure`) are both built from this one list, and the README's topic table is generated
+from it (`python -m streams.topics`). Every topic states its retention: none falls back to the broker's
+default (7 days), which would silently drop case history.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
@@ -19,6 +21,7 @@ from schemas.notifications import DeliveryStatus, Notification
 from schemas.replies import InboundReply
 
 DAY_MS = 24 * 3600 * 1000
+FOREVER = -1  # Kafka's retention.ms for "never delete by age".
 
 
 @dataclass(frozen=True)
@@ -29,30 +32,65 @@ class TopicSpec:
     description: str
     model: type[BaseModel] | None = None
     compacted: bool = False
-    retention_ms: int | None = 30 * DAY_MS
+    key: str = field(kw_only=True)
+    retention_ms: int = field(kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.retention_ms != FOREVER and self.retention_ms <= 0:
+            raise ValueError(f"{self.name}: retention_ms must be positive or FOREVER")
+        if self.compacted and self.retention_ms != FOREVER:
+            # Kafka ignores retention.ms under cleanup.policy=compact: a finite value would only mislead.
+            raise ValueError(f"{self.name}: a compacted topic keeps each key's latest record; use FOREVER")
 
     def config(self) -> dict[str, str]:
         """Kafka topic-level configuration."""
-        cfg = {"cleanup.policy": "compact" if self.compacted else "delete"}
-        if self.retention_ms is not None and not self.compacted:
-            cfg["retention.ms"] = str(self.retention_ms)
-        return cfg
+        return {"cleanup.policy": "compact" if self.compacted else "delete", "retention.ms": str(self.retention_ms)}
+
+    @property
+    def retention(self) -> str:
+        """The retention in words, as the README table shows it."""
+        if self.compacted:
+            return "latest record per key"
+        if self.retention_ms == FOREVER:
+            return "forever"
+        days, rest = divmod(self.retention_ms, DAY_MS)
+        return f"{days} days" if not rest else f"{self.retention_ms} ms"
 
 
-REPORTS_SUBMITTED = TopicSpec("reports.submitted.v1", "Reports as received, keyed for duplicate detection.")
-REPORTS_DLQ = TopicSpec("reports.dlq.v1", "Rejected reports with their reasons.", DeadLetter, retention_ms=90 * DAY_MS)
-CASE_EVENTS = TopicSpec("cases.events.v1", "Every change to a case, keyed by case_id.", CaseEvent, retention_ms=None)
-CASE_INDEX = TopicSpec("cases.index.v1", "Open/closed notices for the duplicate index, keyed like reports.")
-MEMBERS = TopicSpec("members.v1", "Member organisations, keyed by member_id.", Member, compacted=True)
-TOKENS = TopicSpec("auth.tokens.v1", "API tokens (hashed), keyed by token_id.", TokenRecord, compacted=True)
-ACTIONS = TopicSpec("actions.approved.v1", "Approved calls to action, keyed by action_id.", CallToAction, retention_ms=None)
-NOTIFY_PRIORITY = TopicSpec("notifications.priority.v1", "Secretariat alerts and replies: sent first.", Notification)
-NOTIFY_BULK = TopicSpec("notifications.bulk.v1", "Call-to-action notifications, keyed by idempotency key.", Notification)
-NOTIFY_RETRY = TopicSpec("notifications.retry.v1", "Notifications waiting for a retry after a temporary failure.", Notification)
-NOTIFY_STATUS = TopicSpec("notifications.status.v1", "Delivery state changes, keyed by idempotency key.", DeliveryStatus)
-NOTIFY_DLQ = TopicSpec("notifications.dlq.v1", "Notifications that failed for good, with reasons.", DeadLetter, retention_ms=90 * DAY_MS)
-REPLIES = TopicSpec("replies.received.v1", "Inbound SMS replies, keyed by sender.", InboundReply)
-AUDIT = TopicSpec("audit.log.v1", "Audit trail of secretariat and system actions.", AuditEntry, retention_ms=365 * DAY_MS)
+REPORTS_SUBMITTED = TopicSpec("reports.submitted.v1", "Reports as received, keyed for duplicate detection.",
+                              key="country|incident_type", retention_ms=30 * DAY_MS)
+REPORTS_DLQ = TopicSpec("reports.dlq.v1", "Rejected reports with their reasons.", DeadLetter,
+                        key="country|incident_type (none when the API rejected it)", retention_ms=90 * DAY_MS)
+# The case history is the network's record of what happened and what it did: kept for good. Not compacted,
+# because compaction would keep only each case's last event. Erasure is a decision for the secretariat, not a
+# side effect of the broker's default retention.
+CASE_EVENTS = TopicSpec("cases.events.v1", "Every change to a case, keyed by case_id.", CaseEvent,
+                        key="case_id", retention_ms=FOREVER)
+CASE_INDEX = TopicSpec("cases.index.v1", "Open/closed notices for the duplicate index, keyed like reports.",
+                       key="country|incident_type", retention_ms=30 * DAY_MS)
+MEMBERS = TopicSpec("members.v1", "Member organisations, keyed by member_id.", Member, compacted=True,
+                    key="member_id", retention_ms=FOREVER)
+TOKENS = TopicSpec("auth.tokens.v1", "API tokens (hashed), keyed by token_id.", TokenRecord, compacted=True,
+                   key="token_id", retention_ms=FOREVER)
+# What the network asked its members to do, and in whose name: part of the case history, kept for good. Each
+# action_id is written once, so compaction would save nothing and would let a later record with the same key
+# replace the approved text.
+ACTIONS = TopicSpec("actions.approved.v1", "Approved calls to action, keyed by action_id.", CallToAction,
+                    key="action_id", retention_ms=FOREVER)
+NOTIFY_PRIORITY = TopicSpec("notifications.priority.v1", "Secretariat alerts and replies: sent first.", Notification,
+                            key="idempotency_key", retention_ms=30 * DAY_MS)
+NOTIFY_BULK = TopicSpec("notifications.bulk.v1", "Call-to-action notifications, keyed by idempotency key.",
+                        Notification, key="idempotency_key", retention_ms=30 * DAY_MS)
+NOTIFY_RETRY = TopicSpec("notifications.retry.v1", "Notifications waiting for a retry after a temporary failure.",
+                         Notification, key="idempotency_key", retention_ms=30 * DAY_MS)
+NOTIFY_STATUS = TopicSpec("notifications.status.v1", "Delivery state changes, keyed by idempotency key.",
+                          DeliveryStatus, key="idempotency_key", retention_ms=30 * DAY_MS)
+NOTIFY_DLQ = TopicSpec("notifications.dlq.v1", "Notifications that failed for good, with reasons.", DeadLetter,
+                       key="idempotency_key", retention_ms=90 * DAY_MS)
+REPLIES = TopicSpec("replies.received.v1", "Inbound SMS replies, keyed by sender.", InboundReply,
+                    key="sender phone", retention_ms=30 * DAY_MS)
+AUDIT = TopicSpec("audit.log.v1", "Audit trail of secretariat and system actions.", AuditEntry,
+                  key="none", retention_ms=365 * DAY_MS)
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     REPORTS_SUBMITTED, REPORTS_DLQ, CASE_EVENTS, CASE_INDEX, MEMBERS, TOKENS, ACTIONS,
@@ -63,3 +101,17 @@ CATALOGUE: tuple[TopicSpec, ...] = (
 def full_name(spec: TopicSpec, prefix: str = "") -> str:
     """The topic name on the broker, with the deployment's prefix (tests isolate runs with one)."""
     return f"{prefix}{spec.name}"
+
+
+def markdown_table() -> str:
+    """The README's topic table, one row per catalogue topic."""
+    lines = ["| topic | key (partitioned by) | cleanup | retention | what |", "|---|---|---|---|---|"]
+    for spec in CATALOGUE:
+        cells = [f"`{spec.name}`", spec.key, "compact" if spec.compacted else "delete", spec.retention,
+                 spec.description]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -136,3 +136,18 @@ def test_demo_file_is_valid_and_varied():
     assert any(m.opted_out for m in good) and any(m.working_groups for m in good)
     assert all(m.email.endswith("@example.org") for m in good)
     assert not any(m.phone and m.phone.startswith("+1500555") for m in good)
+
+
+def test_export_neutralises_formula_cells_and_import_reads_them_back():
+    text = "\n".join([HEAD, row(organization="=1+1", phone="+50491236721", country="HN", working_groups="-land;sea"),
+                      row(member_id="m2", organization="''@home", phone="+525512345679")]) + "\n"
+    members, rejected = parse_csv(text)
+    assert rejected == []
+    out = to_csv(members)
+    cells = [line.split(",") for line in out.splitlines()[1:]]
+    assert [c[1] for c in cells] == ["'=1+1", "''@home"]
+    assert cells[0][3] == "'+50491236721" and cells[0][7] == "'-land;sea"
+    again, rejected = parse_csv(out)
+    assert rejected == []
+    assert [(m.organization, m.phone, m.working_groups) for m in again] == [
+        ("=1+1", "+50491236721", ["-land", "sea"]), ("'@home", "+525512345679", ["land", "indigenous"])]
