@@ -150,6 +150,7 @@ class TokenRole(StrEnum):
 
     reporter = "reporter"
     secretariat = "secretariat"
+    metrics = "metrics"
 
 
 class ActionKind(StrEnum):

@@ -13,6 +13,7 @@ from streams.web.actions import register_action_views
 from streams.web.cases import register_case_views
 from streams.web.health import register_health_views
 from streams.web.reports import register_report_views
+from streams.web.routes import guard_routes
 from streams.web.ui import register_ui
 from streams.web.webhooks import register_webhook_views
 
@@ -33,7 +34,9 @@ def build(settings: Settings | None = None) -> Runtime:
     register_action_views(rt)
     register_case_views(rt)
     register_webhook_views(rt)
-    register_ui(rt)
+    guard = register_ui(rt)
+    # Last: every route above is checked against the inventory before its view runs.
+    guard_routes(rt, guard.current)
     return rt
 
 

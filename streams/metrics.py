@@ -9,8 +9,10 @@ from prometheus_client.core import GaugeMetricFamily
 
 from schemas.base import utcnow
 from schemas.cases import Case, CaseEvent
-from streams.runtime import Runtime
+from schemas.vocab import TokenRole
 from streams.plans import progress
+from streams.runtime import Runtime
+from streams.web.common import ApiError, authenticate, error_response
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 FANOUT_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0)
@@ -100,7 +102,11 @@ def register_metrics(rt: Runtime) -> Metrics:
         """Prometheus text exposition."""
 
         async def get(self, request: web.Request) -> web.Response:
-            """Every metric in the Prometheus text format."""
+            """Every metric in the Prometheus text format (a `metrics` bearer token is required)."""
+            try:
+                authenticate(rt, request, TokenRole.metrics)
+            except ApiError as exc:
+                return error_response(exc.status, exc.problems, headers={"WWW-Authenticate": 'Bearer realm="solidarity"'})
             try:
                 body = generate_latest(metrics.registry)
             except Exception:  # noqa: BLE001 - a table mid-rebalance: answer 503, never 500

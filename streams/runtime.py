@@ -44,6 +44,12 @@ def build_app(settings: Settings) -> faust.App:
         canonical_url=settings.web.public_url,
         web_application_options={"client_max_size": settings.web.max_body_bytes},
         web_enabled=True,
+        # faust's built-in pages show whole tables (members, cases) to anyone: off. See streams/web/routes.py.
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
         autodiscover=False,
         broker_commit_every=100,
         # A killed worker's group membership must lapse quickly, or its replacement waits a minute to start.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,14 +32,31 @@ class WebSettings(_Frozen):
     port: int = Field(6066, ge=1, le=65535, description="Port of the web server.")
     public_url: str = Field("http://127.0.0.1:6066", description="URL the outside world (Twilio) uses for us.")
     max_body_bytes: int = Field(64 * 1024, description="Largest accepted request body.")
+    session_idle_minutes: float = Field(30, gt=0, description="A dashboard session unused this long ends.")
+    session_max_hours: float = Field(8, gt=0, description="A dashboard session ends this long after login.")
+
+
+SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
+SANDBOX_ACCOUNT_SID = "ACsandbox00000000000000000000000000"
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether a URL points at this machine (the sandbox), not at a real provider."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class TwilioSettings(_Frozen):
     """The Twilio (or Twilio-compatible sandbox) account used for SMS."""
 
     base_url: str = Field("http://127.0.0.1:8025", description="Twilio API base URL (the sandbox in dev).")
-    account_sid: str = Field("ACsandbox00000000000000000000000000", description="Account SID.")
-    auth_token: SecretStr = Field(SecretStr("sandbox-auth-token"), description="Auth token; signs webhooks.")
+    account_sid: str = Field(SANDBOX_ACCOUNT_SID, description="Account SID.")
+    auth_token: SecretStr = Field(SecretStr(SANDBOX_AUTH_TOKEN), description="Auth token; signs webhooks.")
     from_number: str = Field("+15005550006", description="Sender phone number (E.164).")
     timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout per request.")
 
@@ -92,6 +111,24 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     dashboard_url: str = Field("http://127.0.0.1:6066/dashboard", description="Link put in secretariat alerts.")
     log_level: str = Field("info", description="Worker log level.")
+
+    def insecure_defaults(self) -> list[str]:
+        """Secrets left at a default (or empty) while talking to a real provider: one line each, naming the setting."""
+        problems = []
+        if not is_loopback_url(self.twilio.base_url):
+            token = self.twilio.auth_token.get_secret_value()
+            if not token or token == SANDBOX_AUTH_TOKEN:
+                problems.append("SOLIDARITY_TWILIO__AUTH_TOKEN is the sandbox default or empty, but "
+                                f"SOLIDARITY_TWILIO__BASE_URL points at a real provider ({self.twilio.base_url}): "
+                                "set the account's auth token (it also signs the webhooks we accept)")
+            if self.twilio.account_sid == SANDBOX_ACCOUNT_SID:
+                problems.append("SOLIDARITY_TWILIO__ACCOUNT_SID is the sandbox default, but "
+                                "SOLIDARITY_TWILIO__BASE_URL points at a real provider: set the account SID")
+        if not is_loopback_url(f"smtp://{self.smtp.host}") and self.smtp.username and not (
+                self.smtp.password and self.smtp.password.get_secret_value()):
+            problems.append("SOLIDARITY_SMTP__PASSWORD is empty while SOLIDARITY_SMTP__USERNAME is set for a remote "
+                            "SMTP relay: set the password")
+        return problems
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tokens", help="create, list or revoke API tokens")
     tsub = p.add_subparsers(dest="action", required=True)
     c = tsub.add_parser("create", help="create a token and print it once")
-    c.add_argument("--role", required=True, choices=["reporter", "secretariat"])
+    c.add_argument("--role", required=True, choices=["reporter", "secretariat", "metrics"])
     c.add_argument("--name", required=True, help="what the token is for, e.g. 'oaxaca-field-team'")
     tsub.add_parser("list", help="list tokens (never the tokens themselves)")
     r = tsub.add_parser("revoke", help="revoke a token by id")

@@ -20,6 +20,11 @@ def run(args: argparse.Namespace) -> int:
     from streams.settings import get_settings
 
     settings = get_settings()
+    problems = settings.insecure_defaults()
+    if problems:
+        for line in problems:
+            print(f"error: refusing to start: {line}")
+        return 2
     try:
         ensure_topics(settings)
     except KafkaUnavailable as exc:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from aiohttp import web
 from faust.web import View
 from pydantic import ValidationError
 
 from agents.audience import select_members
+from agents.csvsafe import rows_to_csv
 from agents.fanout import check_do_no_harm, check_texts, prefill, reachable
 from agents.regions import load_region_table
 from notifiers.segments import segments
@@ -79,12 +77,9 @@ def signatories_csv(rt: Runtime, action_id: str) -> str:
     """CSV of the organisations that signed (no phone numbers or contact names)."""
     prefix = f"{action_id}|"
     rows = sorted((v for k, v in rt.tables.signatures.items() if k.startswith(prefix)), key=lambda r: r["signed_at"])
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["member_id", "organization", "country", "signed_at"])
-    for r in rows:
-        writer.writerow([r["member_id"], r["organization"], r["country"], r["signed_at"]])
-    return out.getvalue()
+    # Organisation names are typed by people: a cell like =HYPERLINK(...) must stay text in a spreadsheet.
+    return rows_to_csv(["member_id", "organization", "country", "signed_at"],
+                       ([r["member_id"], r["organization"], r["country"], r["signed_at"]] for r in rows))
 
 
 def register_action_views(rt: Runtime) -> None:

@@ -8,7 +8,8 @@ from aiohttp import web
 from faust.web import View
 
 from streams.runtime import Runtime
-from streams.web.common import json_response
+from schemas.vocab import TokenRole
+from streams.web.common import ApiError, authenticate, json_response
 
 
 async def broker_status(rt: Runtime, timeout: float = 2.0) -> dict:
@@ -34,8 +35,14 @@ def register_health_views(rt: Runtime) -> None:
         """Liveness and broker connectivity."""
 
         async def get(self, request: web.Request) -> web.Response:
-            """200 when the broker answers, 503 otherwise."""
+            """200 when the broker answers, 503 otherwise; details only for a secretariat or metrics token."""
             broker = await broker_status(rt)
             status = "ok" if broker["connected"] else "degraded"
-            return json_response({"status": status, "broker": broker, "bootstrap": rt.settings.kafka.bootstrap_servers},
-                                 status=200 if broker["connected"] else 503)
+            body: dict = {"status": status}
+            try:
+                authenticate(rt, request, TokenRole.secretariat, TokenRole.metrics)
+            except ApiError:
+                pass  # anonymous: up or down, never where the broker is
+            else:
+                body.update(broker=broker, bootstrap=rt.settings.kafka.bootstrap_servers)
+            return json_response(body, status=200 if broker["connected"] else 503)

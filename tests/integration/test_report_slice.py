@@ -6,10 +6,15 @@ from tests.harness import wait_for
 from tests.samples import report
 
 
-def test_healthz_reports_broker_connected(stack):
-    status, body = stack.http.request("GET", "/healthz")
+def test_healthz_reports_broker_connected(stack, secretariat_token):
+    status, body = stack.http.request("GET", "/healthz", token=secretariat_token)
     assert status == 200
     assert body["status"] == "ok" and body["broker"]["connected"] is True
+
+
+def test_healthz_tells_anonymous_callers_only_up_or_down(stack):
+    status, body = stack.http.request("GET", "/healthz")
+    assert (status, body) == (200, {"status": "ok"}), "never the broker's address to anyone"
 
 
 def test_report_flows_through_kafka_and_comes_back_as_a_case(stack, reporter_token, secretariat_token):

@@ -55,20 +55,22 @@ def test_a_forged_report_post_without_the_csrf_token_is_refused(client, reporter
                              ).status_code == 403
 
 
-def test_a_report_form_post_is_accepted_and_counted_in_metrics(client, reporter_token):
+def test_a_report_form_post_is_accepted_and_counted_in_metrics(client, reporter_token, stack):
+    scrape = {"Authorization": f"Bearer {stack.token('metrics', 'prometheus')}"}
     csrf = csrf_of(client.get("/report").text)
     response = client.post("/report", data=report_form(reporter_token, csrf))
     assert response.status_code == 303
     assert response.headers["location"].startswith("/report/sent?ref=SOL-")
     cookie = response.headers["set-cookie"]
     assert "sol_reporter=" in cookie and "HttpOnly" in cookie
-    metrics = client.get("/metrics")
+    assert client.get("/metrics").status_code == 401, "metrics are not for anonymous callers"
+    metrics = client.get("/metrics", headers=scrape)
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'solidarity_reports_received_total{source="form"} 1.0' in metrics.text
     for name in ("solidarity_intake_to_first_alert_seconds_bucket", "solidarity_fanout_duration_seconds_bucket",
                  "solidarity_notifications_total", "solidarity_cases"):
         assert f"# TYPE {name.rsplit('_bucket', 1)[0].rsplit('_total', 1)[0]}" in metrics.text
-    wait_for(lambda: 'solidarity_cases{status="new",urgency=' in client.get("/metrics").text, 30, 0.2,
+    wait_for(lambda: 'solidarity_cases{status="new",urgency=' in client.get("/metrics", headers=scrape).text, 30, 0.2,
              "the case gauge")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streams.runtime import Runtime
 
 
-def register_ui(rt: Runtime) -> None:
+def register_ui(rt: Runtime):
     """Add the form, the dashboard, its live events and static assets to the app."""
     from streams.web.ui.auth import Guard, register_auth
     from streams.web.ui.ctas import register_cta_views
@@ -16,7 +16,16 @@ def register_ui(rt: Runtime) -> None:
     from streams.web.ui.session import Sessions
     from streams.web.ui.system import register_system
 
-    guard = Guard(Sessions())
+    from streams.web.ui.session import HTTPS_FLAG
+
+    web_cfg = rt.settings.web
+
+    def token_live(token_hash: str) -> bool:
+        record = rt.tables.tokens.get(token_hash) if token_hash else None
+        return record is not None and not record.revoked
+
+    guard = Guard(Sessions(web_cfg.session_idle_minutes * 60, web_cfg.session_max_hours * 3600), token_live)
+    rt.app.web.web_app[HTTPS_FLAG] = web_cfg.public_url.lower().startswith("https://")
     broadcaster = Broadcaster()
     rt.extras["ui_broadcaster"] = broadcaster
     register_static(rt)
@@ -26,3 +35,4 @@ def register_ui(rt: Runtime) -> None:
     register_system(rt, guard)
     register_cta_views(rt, guard)
     register_dashboard(rt, guard)
+    return guard

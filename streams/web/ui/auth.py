@@ -9,19 +9,23 @@ from schemas.vocab import TokenRole
 from streams.ids import hash_token
 from streams.runtime import Runtime
 from streams.web.ui.render import Refused, html_guarded, page, redirect
-from streams.web.ui.session import (FORM_CSRF_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Session, Sessions, form_csrf,
-                                    form_csrf_ok, same, set_cookie)
+from streams.web.ui.session import (FORM_CSRF_COOKIE, SESSION_COOKIE, Session, Sessions, form_csrf, form_csrf_ok, same,
+                                    set_cookie)
 
 
 class Guard:
     """Session lookup and CSRF checks for the dashboard."""
 
-    def __init__(self, sessions: Sessions) -> None:
-        self.sessions = sessions
+    def __init__(self, sessions: Sessions, token_live=lambda token_hash: True) -> None:
+        self.sessions, self.token_live = sessions, token_live
 
     def current(self, request: web.Request) -> Session | None:
-        """The session of this request, or None."""
-        return self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        """The session of this request, or None; a session whose token was revoked ends at once."""
+        session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        if session is not None and not self.token_live(session.token_hash):
+            self.sessions.end_for_token(session.token_hash)
+            return None
+        return session
 
     def require(self, request: web.Request) -> Session:
         """The session, or a redirect to the login page."""
@@ -66,9 +70,10 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
                 record = None
             if record is None or record.revoked or TokenRole(record.role) is not TokenRole.secretariat:
                 return _login_page(request, "This is not a valid secretariat token.", 401)
-            raw, _ = guard.sessions.create(record.name, record.token_id)
+            raw, _ = guard.sessions.create(record.name, record.token_id, hash_token(token))
             response = redirect("/dashboard")
-            set_cookie(response, request, SESSION_COOKIE, raw, max_age=SESSION_SECONDS, path="/", samesite="Strict")
+            set_cookie(response, request, SESSION_COOKIE, raw, max_age=int(guard.sessions.max_seconds), path="/",
+                       samesite="Strict")
             return response
 
     @rt.app.page("/dashboard/logout")

@@ -18,6 +18,9 @@ SESSION_COOKIE = "sol_session"
 FORM_CSRF_COOKIE = "sol_csrf"
 REPORTER_COOKIE = "sol_reporter"
 SESSION_SECONDS = 8 * 3600
+IDLE_SECONDS = 30 * 60
+# Key of the aiohttp application flag saying the public URL is https: then every cookie is Secure.
+HTTPS_FLAG = web.AppKey("solidarity_public_https", bool)
 
 
 def _digest(value: str) -> str:
@@ -35,33 +38,46 @@ class Session:
 
     name: str
     token_id: str
+    token_hash: str = ""
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     expires: float = field(default_factory=lambda: time.time() + SESSION_SECONDS)
+    last_seen: float = field(default_factory=time.time)
 
 
 class Sessions:
-    """Sessions by SHA-256 of their id, with expiry."""
+    """Sessions by SHA-256 of their id, with an absolute expiry and an idle timeout."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_seconds: float = IDLE_SECONDS, max_seconds: float = SESSION_SECONDS) -> None:
         self._by_hash: dict[str, Session] = {}
+        self.idle_seconds, self.max_seconds = idle_seconds, max_seconds
 
-    def create(self, name: str, token_id: str) -> tuple[str, Session]:
+    def create(self, name: str, token_id: str, token_hash: str = "") -> tuple[str, Session]:
         """A new session; returns the raw id (for the cookie only) and the session."""
         self._expire()
         raw = secrets.token_urlsafe(32)
-        session = Session(name=name, token_id=token_id)
+        session = Session(name=name, token_id=token_id, token_hash=token_hash,
+                          expires=time.time() + self.max_seconds)
         self._by_hash[_digest(raw)] = session
         return raw, session
 
-    def get(self, raw: str | None) -> Session | None:
-        """The live session for a raw id, or None."""
+    def get(self, raw: str | None, now: float | None = None) -> Session | None:
+        """The live session for a raw id (and note its use), or None when unknown, expired or idle too long."""
         if not raw:
             return None
+        now = time.time() if now is None else now
         session = self._by_hash.get(_digest(raw))
-        if session is None or session.expires < time.time():
+        if session is None or session.expires < now or now - session.last_seen > self.idle_seconds:
             self._by_hash.pop(_digest(raw), None)
             return None
+        session.last_seen = now
         return session
+
+    def end_for_token(self, token_hash: str) -> int:
+        """End every session opened with a token (it was revoked); how many ended."""
+        gone = [k for k, s in self._by_hash.items() if s.token_hash == token_hash]
+        for key in gone:
+            del self._by_hash[key]
+        return len(gone)
 
     def drop(self, raw: str | None) -> None:
         """End a session."""
@@ -70,13 +86,14 @@ class Sessions:
 
     def _expire(self) -> None:
         now = time.time()
-        for key in [k for k, s in self._by_hash.items() if s.expires < now]:
+        for key in [k for k, s in self._by_hash.items() if s.expires < now or now - s.last_seen > self.idle_seconds]:
             del self._by_hash[key]
 
 
 def secure(request: web.Request) -> bool:
-    """Whether cookies should carry the Secure flag (the request came over HTTPS)."""
-    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+    """Whether cookies should carry the Secure flag (public URL or the request is HTTPS)."""
+    return (bool(request.app.get(HTTPS_FLAG)) or request.secure
+            or request.headers.get("X-Forwarded-Proto", "") == "https")
 
 
 def set_cookie(response: web.StreamResponse, request: web.Request, name: str, value: str, *, max_age: int | None,
