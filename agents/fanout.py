@@ -188,6 +188,22 @@ def alert_notifications(case: Case, members: Iterable[Member], link: str) -> lis
     return out
 
 
+def update_notifications(case: Case, members: Iterable[Member], link: str, event_id: str) -> list[Notification]:
+    """One short SMS to each on-call member: a new report joined a case they were already paged about."""
+    if case.urgency not in ALERT_LEVELS:
+        return []
+    out = []
+    for member in members:
+        if Role.secretariat_oncall not in member.roles or not reachable(member, Channel.sms):
+            continue
+        values = template_values(case, member.language) | {"link": link}
+        out.append(Notification(
+            idempotency_key=f"update:{case.case_id}:{event_id}:{member.member_id}:sms", member_id=member.member_id,
+            channel=Channel.sms, to=member.phone, language=member.language,
+            body=render("alert_update", member.language, **values), lane=Lane.priority, case_id=case.case_id))
+    return out
+
+
 def needs_alert(before: Case | None, after: Case) -> bool:
     """A new case at high/critical, or one whose urgency rose into high/critical."""
     if after.urgency not in ALERT_LEVELS:

@@ -9,7 +9,10 @@ from datetime import datetime, timedelta
 from agents.audience import select_members
 from agents.casefile import open_case
 from agents.classification import classify
-from agents.fanout import ALERT_LEVELS, alert_notifications, needs_alert, targets
+from agents.duplicates import WINDOW as DUPLICATE_WINDOW
+from agents.duplicates import CaseSummary, find_duplicate
+from agents.fanout import ALERT_LEVELS, alert_notifications, needs_alert, targets, update_notifications
+from agents.intake import dedup_key
 from agents.keywords import Intent, intent_of
 from agents.regions import load_region_table
 from agents.texts import render
@@ -46,10 +49,20 @@ def register_notify(rt: Runtime) -> None:
         return f"{rt.settings.dashboard_url.rstrip('/')}/cases/{case_id}"
 
     async def alert_secretariat(before: Case | None, after: Case, event: CaseEvent) -> None:
-        """A new or escalated high/critical case pages every on-call member at once."""
+        """A new or escalated high/critical case pages every on-call member at once; a report merged into a
+        case already paged sends one short update, at most every update_every_minutes, naming the case's own reference."""
+        last = tb.case_notices.get(after.case_id)
+        gap = timedelta(minutes=rt.settings.delivery.update_every_minutes)
         if needs_alert(before, after):
             notes = alert_notifications(after, oncall_members(rt), case_link(after.case_id))
+        elif (event.kind is CaseEventKind.report_merged and before is not None
+              and (last is None or event.at - datetime.fromisoformat(last) >= gap)):
+            notes = update_notifications(after, oncall_members(rt), case_link(after.case_id), event.event_id)
+        else:
+            return
+        if notes:
             await send_notifications(notes)
+            tb.case_notices[after.case_id] = event.at.isoformat()
             rt.extras.setdefault("alert_times", {})[after.case_id] = event.at
 
     rt.extras.setdefault("case_hooks", []).append(alert_secretariat)
@@ -67,7 +80,7 @@ def register_notify(rt: Runtime) -> None:
         stored = StoredReport(report_id=envelope.report_id, reference=envelope.reference,
                               received_at=envelope.received_at, source=envelope.source, report=report,
                               classification=classify(report))
-        if stored.classification.urgency not in ALERT_LEVELS:
+        if stored.classification.urgency not in ALERT_LEVELS or joins_a_paged_case(report, envelope.case_id):
             return
         case = open_case(CaseEvent(event_id=f"{envelope.report_id}:opened", case_id=envelope.case_id,
                                    kind=CaseEventKind.opened, actor="system", at=envelope.received_at,
@@ -83,6 +96,20 @@ def register_notify(rt: Runtime) -> None:
             task.add_done_callback(_paged)
 
     rt.extras["page_now"] = page_now
+    paged_at_intake: dict[str, list[tuple[datetime, CaseSummary]]] = {}
+
+    def joins_a_paged_case(report: ReportIn, case_id: str) -> bool:
+        """Whether the report duplicates an open case (known to the index, or paged at intake moments ago):
+        then the pipeline merges it, and paging it as a new case would page the on-call twice."""
+        key = dedup_key(report.country, report.incident_type)
+        index = rt.extras.get("dedup_index")
+        now = utcnow()
+        recent = [(at, c) for at, c in paged_at_intake.get(key, []) if now - at <= DUPLICATE_WINDOW][-200:]
+        candidates = (index.get(key) if index is not None else []) + [c for _, c in recent]
+        if find_duplicate(candidates, report) is not None:
+            return True
+        paged_at_intake[key] = [*recent, (now, CaseSummary.from_report(report, case_id))]
+        return False
 
     @app.on_before_shutdown.connect
     async def close_providers(app, **kwargs) -> None:

@@ -83,6 +83,8 @@ def register_pipeline(rt: Runtime) -> None:
     app, t, tb = rt.app, rt.topics, rt.tables
     source = t.reports_submitted.get_topic_name()
     index = DedupIndex(tb.dedup_index)
+    # Intake pages the on-call before this agent has seen the report; it must know a duplicate when it sees one.
+    rt.extras["dedup_index"] = index
 
     @app.agent(t.reports_submitted, name="validate_reports")
     async def validate_reports(stream):

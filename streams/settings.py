@@ -36,6 +36,20 @@ class WebSettings(_Frozen):
     session_max_hours: float = Field(8, gt=0, description="A dashboard session ends this long after login.")
 
 
+class LimitSettings(_Frozen):
+    """Flood control: how fast one reporter token may submit and one address may try to log in."""
+
+    reports_per_minute: float = Field(30, gt=0, description=(
+        "Reports one reporter token may submit per minute, API and form together (steady rate after the burst)."))
+    report_burst: int = Field(10, ge=1, description=(
+        "Reports one reporter token may submit at once before the steady rate applies."))
+    login_attempts: int = Field(10, ge=1, description=(
+        "Dashboard login attempts one client address may make per window (a successful one counts once)."))
+    login_window_minutes: float = Field(15, gt=0, description="The window of login_attempts; attempts refill over it.")
+    tracked_keys: int = Field(100_000, ge=100, description=(
+        "Most tokens or addresses each limiter remembers at once (idle ones are forgotten first)."))
+
+
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
 SANDBOX_ACCOUNT_SID = "ACsandbox00000000000000000000000000"
 
@@ -85,6 +99,9 @@ class DeliverySettings(_Frozen):
     auto_replies_per_hour: int = Field(3, ge=0, description="Automatic SMS replies per number per hour.")
     reconcile_after_seconds: float = Field(30.0, gt=0, description=(
         "A notification unsettled this long (lost receipt, crash) is checked with the provider and finished."))
+    update_every_minutes: float = Field(15.0, gt=0, description=(
+        "A new report merged into a case the on-call was already paged about sends one short update SMS at "
+        "most this often per case (never a second page)."))
     clock_skew_seconds: float = Field(5.0, ge=0, le=60, description=(
         "How far the provider's clock may run behind ours: after a crash, a provider message counts as a "
         "notification's only if created after its 'sending' mark less this."))
@@ -109,6 +126,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     dashboard_url: str = Field("http://127.0.0.1:6066/dashboard", description="Link put in secretariat alerts.")
     log_level: str = Field("info", description="Worker log level.")
 

@@ -68,7 +68,8 @@ class Sandbox:
             self.proc.kill()
 
 
-def notify_stack(tmp: Path, faults: dict | None = None, rate: float = 1000.0) -> tuple[Stack, Sandbox]:
+def notify_stack(tmp: Path, faults: dict | None = None, rate: float = 1000.0,
+                 extra_env: dict | None = None) -> tuple[Stack, Sandbox]:
     """A sandbox and a worker wired to it (not started yet: call stack.start())."""
     stack = Stack(tmp)
     sandbox = Sandbox(tmp, stack.port, faults)
@@ -83,15 +84,17 @@ def notify_stack(tmp: Path, faults: dict | None = None, rate: float = 1000.0) ->
         "SOLIDARITY_DELIVERY__BACKOFF_MAX_SECONDS": "2",
         "SOLIDARITY_DELIVERY__MAX_ATTEMPTS": "8",
         "SOLIDARITY_DELIVERY__RECONCILE_AFTER_SECONDS": "5",
+        **(extra_env or {}),
     })
     return stack, sandbox
 
 
-def start_world(tmp: Path, faults: dict | None = None, rate: float = 1000.0) -> tuple[Stack, Sandbox, dict]:
+def start_world(tmp: Path, faults: dict | None = None, rate: float = 1000.0,
+                extra_env: dict | None = None) -> tuple[Stack, Sandbox, dict]:
     """Sandbox + worker started, the 500 demo members imported and known, and one token per role."""
     from tests.members_data import MEMBERS_CSV
 
-    stack, sandbox = notify_stack(tmp, faults=faults, rate=rate)
+    stack, sandbox = notify_stack(tmp, faults=faults, rate=rate, extra_env=extra_env)
     try:
         stack.start()
         stack.cli("members", "import", str(MEMBERS_CSV))

@@ -11,7 +11,7 @@ import pytest
 from tests.harness import wait_for
 from tests.members_data import SIGN_WORDS, TEMPLATE_MARKERS, demo_members, eligible
 from tests.notify_harness import start_world
-from tests.samples import report
+from tests.samples import named, report, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,9 @@ def open_verified_case(stack, tokens, **overrides) -> dict:
 def test_critical_report_puts_an_sms_on_every_oncall_phone(world):
     stack, sandbox, tokens = world
     oncall = [m for m in demo_members() if "secretariat_oncall" in m["roles"]]
-    status, receipt = stack.http.request("POST", "/api/v1/reports", report(incident_type="enforced_disappearance"),
-                                         token=tokens["reporter"])
+    status, receipt = stack.http.request("POST", "/api/v1/reports", report(
+        incident_type="enforced_disappearance", defenders=[{"name": "Ana María Pérez", "gender": "woman"}],
+        country="hn"), token=tokens["reporter"])
     assert status == 202
     for m in oncall:
         msgs = wait_for(lambda: [s for s in sandbox.sms_to(m["phone"]) if receipt["reference"] in s["body"]], 30,
@@ -172,8 +173,9 @@ def test_oncall_roster_changes_take_effect_at_the_next_alert(world):
              "the new on-call member in the worker")
 
     def critical() -> str:
-        status, receipt = stack.http.request("POST", "/api/v1/reports", report(incident_type="abduction"),
-                                             token=tokens["reporter"])
+        # A defender of its own each time: a second report on the same one would join the first case.
+        status, receipt = stack.http.request("POST", "/api/v1/reports",
+                                             named(unique_name(), incident_type="abduction"), token=tokens["reporter"])
         assert status == 202
         return receipt["reference"]
 
