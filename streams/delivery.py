@@ -20,7 +20,7 @@ from notifiers.twilio_sms import TwilioSmsNotifier
 from schemas.base import FieldProblem, utcnow
 from schemas.deadletters import DeadLetter
 from schemas.notifications import DeliveryState, DeliveryStatus, Lane, Notification
-from schemas.vocab import Channel
+from schemas.vocab import CaseStatus, Channel, Consent
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.delivery")
@@ -64,6 +64,7 @@ class Deliverer:
         # When each action last had a notification handed to the deliverer: the plan sweeper waits for quiet.
         self.started = time.monotonic()
         self.last_progress: dict[str, float] = {}
+        self._case_verdicts: dict[str, tuple[float, str | None]] = {}
         self._turn = 0
         # Separate concurrency per lane, so a bulk fan-out never holds the slots an alert needs.
         self._sem = {Lane.priority: asyncio.Semaphore(32), Lane.bulk: asyncio.Semaphore(128)}
@@ -157,12 +158,39 @@ class Deliverer:
             for n in notes:
                 self.inflight.pop(n.idempotency_key).set()
 
+    def _withdrawn(self, n: Notification) -> str | None:
+        """Why a call to action may no longer reach members (case dismissed or closed, consent withdrawn), or None.
+
+        Checked at send time, once the pacer lets the notification go: a long throttled fan-out must stop
+        as soon as the secretariat dismisses the case or the defender withdraws consent.
+        """
+        if not n.action_id or not n.case_id:
+            return None
+        now = time.monotonic()
+        hit = self._case_verdicts.get(n.case_id)
+        if hit is None or now - hit[0] > 1.0:
+            case = self.rt.tables.cases.get(n.case_id)
+            verdict = None
+            if case is not None and case.status in (CaseStatus.dismissed, CaseStatus.closed):
+                verdict = f"the case was {case.status.value} before this message left"
+            elif case is not None and case.consent < Consent.network:
+                verdict = f"consent was withdrawn (now '{case.consent.value}') before this message left"
+            hit = self._case_verdicts[n.case_id] = (now, verdict)
+        return hit[1]
+
     async def _deliver(self, n: Notification) -> None:
         async with self._sem[n.lane]:
             notifier = self.notifier(n.channel)
             try:
+                # Before the pacer (a cancelled message must not wait its turn) and after it (the wait is long).
+                if (why := self._withdrawn(n)) is not None:
+                    await self.settle(n, DeliveryState.cancelled, why)
+                    return
                 cost = segments(n.body).segments if n.channel is Channel.sms else 1
                 await self.pacers[n.channel].acquire(cost, priority=n.lane is Lane.priority)
+                if (why := self._withdrawn(n)) is not None:
+                    await self.settle(n, DeliveryState.cancelled, why)
+                    return
                 # The idempotency key makes an email resent after a crash carry the same Message-ID.
                 result = await notifier.send(n.to, n.body, n.subject, key=n.idempotency_key)
             except NotifierError as exc:

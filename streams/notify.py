@@ -17,7 +17,8 @@ from agents.keywords import Intent, intent_of
 from agents.regions import load_region_table
 from agents.texts import render
 from schemas.actions import CallToAction
-from schemas.base import utcnow
+from schemas.base import FieldProblem, utcnow
+from schemas.deadletters import DeadLetter
 from schemas.cases import Case, CaseEvent, CaseEventKind, StoredReport
 from schemas.members import Member
 from schemas.notifications import DeliveryStatus, Lane, Notification
@@ -28,8 +29,13 @@ from streams.delivery import Deliverer, settle_receipt
 from streams.members import oncall_members
 from streams.plans import PlanSweeper, notifications_for, planned_members, planned_pairs, record_plan
 from streams.runtime import Runtime
+from streams.web.webhooks import expired_webhook_keys, webhook_memory_seconds
 
 log = logging.getLogger("solidarity.notify")
+
+
+class ActionFailed(Exception):
+    """An approved call to action that cannot be fanned out; the reason is shown to the secretariat."""
 BATCH, WITHIN = 256, 0.02
 
 
@@ -118,34 +124,46 @@ def register_notify(rt: Runtime) -> None:
 
     sweeper = PlanSweeper(rt, deliverer)
 
+    async def fan_out(action: CallToAction) -> None:
+        """Fix the action's audience on first sight, then put its notifications on the bulk lane."""
+        tb.actions[action.action_id] = action
+        case = tb.cases.get(action.case_id)
+        if case is None:
+            raise ActionFailed(f"case {action.case_id} is not known to this worker")
+        stats = dict(tb.action_stats.get(action.action_id) or {})
+        if "plan_slices" not in stats:
+            # First time: fix the audience. A replay after a crash or rebalance reuses it, so a member
+            # import in between does not change who the action covers.
+            members = select_members(tb.members.values(), action.audience, region_of)
+            stats.update(record_plan(rt, action, members), started_at=utcnow().isoformat())
+            tb.action_stats[action.action_id] = stats
+            for member in members:
+                if any(not opted for _, opted in targets(action, member)):
+                    tb.latest_action[member.member_id] = action.action_id
+        if stats.get("planned_at"):
+            # A replay of an action already fanned out: whatever did not reach the ledger, the sweep sends.
+            return
+        # Built and sent a slice at a time: 100,000 members would otherwise hold 200,000 notifications
+        # in memory at once before the first one leaves.
+        for part in planned_pairs(rt, action.action_id, stats["plan_slices"]):
+            await send_notifications(notifications_for(action, case, planned_members(rt, part), part))
+        tb.action_stats[action.action_id] = {**stats, "planned_at": utcnow().isoformat()}
+
     @app.agent(t.actions_approved, name="fan_out_actions")
     async def fan_out_actions(stream):
         """One notification per (action, member, channel); replays produce the same keys."""
         async for action in stream:
             action: CallToAction
-            case = tb.cases.get(action.case_id)
-            if case is None:
-                log.warning("action %s refers to an unknown case", action.action_id)
-                continue
-            tb.actions[action.action_id] = action
-            stats = dict(tb.action_stats.get(action.action_id) or {})
-            if "plan_slices" not in stats:
-                # First time: fix the audience. A replay after a crash or rebalance reuses it, so a member
-                # import in between does not change who the action covers.
-                members = select_members(tb.members.values(), action.audience, region_of)
-                stats.update(record_plan(rt, action, members), started_at=utcnow().isoformat())
-                tb.action_stats[action.action_id] = stats
-                for member in members:
-                    if any(not opted for _, opted in targets(action, member)):
-                        tb.latest_action[member.member_id] = action.action_id
-            if stats.get("planned_at"):
-                # A replay of an action already fanned out: whatever did not reach the ledger, the sweep sends.
-                continue
-            # Built and sent a slice at a time: 100,000 members would otherwise hold 200,000 notifications
-            # in memory at once before the first one leaves.
-            for part in planned_pairs(rt, action.action_id, stats["plan_slices"]):
-                await send_notifications(notifications_for(action, case, planned_members(rt, part), part))
-            tb.action_stats[action.action_id] = {**stats, "planned_at": utcnow().isoformat()}
+            try:
+                await fan_out(action)
+            except Exception as exc:  # noqa: BLE001 - an approved action is never lost silently
+                reason = str(exc) if isinstance(exc, ActionFailed) else f"fan-out failed ({type(exc).__name__})"
+                log.error("action %s failed: %s", action.action_id, reason)
+                stats = dict(tb.action_stats.get(action.action_id) or {})
+                tb.action_stats[action.action_id] = {**stats, "failed_at": utcnow().isoformat(), "failure": reason}
+                await t.notifications_dlq.send(key=action.action_id.encode(), value=DeadLetter(
+                    source_topic="actions.approved", key=action.action_id, stage="fan_out",
+                    reasons=[FieldProblem(field="action", message=reason)], payload=action.model_dump_json()))
 
     async def deliver_lane(stream):
         async for batch in stream.take(BATCH, within=WITHIN):
@@ -194,11 +212,10 @@ def register_notify(rt: Runtime) -> None:
 
     @app.timer(interval=3600.0)
     async def forget_old_webhooks():
-        """Keep the webhook de-duplication table small."""
-        cutoff = (utcnow() - timedelta(days=2)).isoformat()
-        for key, seen in list(tb.webhook_seen.items()):
-            if seen < cutoff:
-                del tb.webhook_seen[key]
+        """Forget a MessageSid only once the replies topic no longer keeps its reply: a captured signed request
+        replayed later must still be recognised as a repeat."""
+        for key in expired_webhook_keys(dict(tb.webhook_seen.items()), utcnow(), webhook_memory_seconds(rt.settings)):
+            del tb.webhook_seen[key]
 
 
 async def handle_reply(rt: Runtime, reply: InboundReply, send) -> None:

@@ -170,5 +170,8 @@ def progress(rt: Runtime, action_id: str) -> dict:
     final = sum(counts[s] for s in FINAL)
     finished = bool(stats.get("planned_at")) and final >= counts["targeted"]
     finished_at = stats.get("finished_at") or (last if finished else None)
-    return {"counts": counts, "finished": finished, "finished_at": finished_at,
-            "status": "finished" if finished else ("sending" if stats.get("planned_at") else "planning")}
+    status = "finished" if finished else ("sending" if stats.get("planned_at") else "planning")
+    if stats.get("failure") and not finished:
+        status = "failed"
+    return {"counts": counts, "finished": finished, "finished_at": finished_at, "status": status,
+            "failure": stats.get("failure"), "failed_at": stats.get("failed_at")}

@@ -93,6 +93,11 @@ class Stack:
             "SOLIDARITY_WEB__PUBLIC_URL": f"http://127.0.0.1:{self.port}",
             "SOLIDARITY_KAFKA__BOOTSTRAP_SERVERS": bootstrap(),
             "PYTHONUNBUFFERED": "1",
+            # Tests and benches post hundreds of reports with one token and log in often from 127.0.0.1: generous
+            # flood limits here (the defaults stay strict); tests/security/test_flood_control.py sets small ones.
+            "SOLIDARITY_LIMITS__REPORTS_PER_MINUTE": "1000000",
+            "SOLIDARITY_LIMITS__REPORT_BURST": "100000",
+            "SOLIDARITY_LIMITS__LOGIN_ATTEMPTS": "100000",
             **(extra_env or {}),
         }
         self.http = Http(f"http://127.0.0.1:{self.port}")

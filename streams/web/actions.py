@@ -111,7 +111,8 @@ def register_action_views(rt: Runtime) -> None:
             return json_response({"action_id": action_id, "case_id": action.case_id, "kind": action.kind.value,
                                   "reference": action.reference, "channels": [c.value for c in action.channels],
                                   "status": state["status"], "finished": state["finished"],
-                                  "finished_at": state["finished_at"], "counts": state["counts"]})
+                                  "finished_at": state["finished_at"], "failure": state["failure"],
+                                  "failed_at": state["failed_at"], "counts": state["counts"]})
 
     @rt.app.page("/api/v1/actions/{action_id}/signatories.csv")
     class Signatories(View):

@@ -10,15 +10,45 @@ from faust.web import View
 from pydantic import ValidationError
 
 from agents.intake import loggable_fields
+from agents.ratelimit import RateLimiter, retry_after_seconds
+from schemas.audit import TokenRecord
 from schemas.base import FieldProblem, problems_from
 from schemas.deadletters import DeadLetter
 from schemas.reports import ReportIn
 from schemas.vocab import TokenRole
 from streams.runtime import Runtime
-from streams.web.common import ApiError, authenticate, guarded, json_response, parse_json, read_body
+from streams.web.common import ApiError, authenticate, error_response, guarded, json_response, parse_json, read_body
 from streams.submission import build_submission, receipt
 
 log = logging.getLogger("solidarity.intake")
+_LIMITER = "report_limiter"
+
+
+def report_limiter(rt: Runtime) -> RateLimiter:
+    """This worker's per-token report limiter, shared by the API and the reporter form."""
+    limiter = rt.extras.get(_LIMITER)
+    if limiter is None:
+        # In memory, per worker: with N workers behind a balancer a token may send up to N times the limit,
+        # and a restart forgets every bucket. Enough to stop a leaked token or a runaway script flooding the
+        # pipeline; a shared store would be needed for an exact network-wide limit.
+        limits = rt.settings.limits
+        limiter = rt.extras[_LIMITER] = RateLimiter(limits.reports_per_minute / 60, limits.report_burst,
+                                                    max_keys=limits.tracked_keys)
+    return limiter
+
+
+def report_wait(rt: Runtime, who: TokenRecord) -> int | None:
+    """Whole seconds `who` must wait before sending a report, or None when this one may go (and is counted)."""
+    # Keyed by the token's id, never by the token itself.
+    wait = report_limiter(rt).take(who.token_id)
+    return retry_after_seconds(wait) if wait > 0 else None
+
+
+def too_many_reports(wait: int) -> web.Response:
+    """The API's 429 for a token over its report limit, naming the field `token`."""
+    problem = FieldProblem(field="token", message=(
+        f"this token has sent too many reports in a short time; wait {wait} s and send again"))
+    return error_response(429, [problem], headers={"Retry-After": str(wait)})
 
 
 async def submit_report(rt: Runtime, body: object, source: str, submitted_by: str | None) -> dict:
@@ -72,6 +102,11 @@ def register_report_views(rt: Runtime) -> None:
         async def post(self, request: web.Request) -> web.Response:
             """Accept a report from a reporter token."""
             who = authenticate(rt, request, TokenRole.reporter)
+            # Counted before the body is read: a flood of refused (even malformed) reports reaches neither the
+            # intake topic nor the dead-letter topic.
+            wait = report_wait(rt, who)
+            if wait is not None:
+                return too_many_reports(wait)
             raw = await read_body(request, rt.settings.web.max_body_bytes)
             try:
                 body = parse_json(raw)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 from faust.web import View
@@ -13,7 +15,9 @@ from schemas.notifications import DeliveryStatus
 from schemas.replies import InboundReply
 from schemas.vocab import Channel
 from streams.delivery import RECEIPTS
+from streams import topics
 from streams.runtime import Runtime
+from streams.settings import Settings
 
 log = logging.getLogger("solidarity.webhooks")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -38,6 +42,40 @@ def remember(rt: Runtime, key: str) -> None:
     """Record a webhook key as handled (a receipt lost after this is recovered by the reconciler's provider
     lookup; a reply is remembered only once it is on the broker)."""
     rt.tables.webhook_seen[key] = utcnow().isoformat()
+
+
+def webhook_memory_seconds(settings: Settings) -> float | None:
+    """How long a handled MessageSid is remembered: as long as the replies topic keeps replies (None: forever).
+
+    Forgetting a sid sooner would let a late Twilio retry of a reply that is still on the topic be queued
+    twice. `settings` is the deployment's; today every deployment keeps the catalogue's retention.
+    """
+    spec = topics.REPLIES
+    if spec.compacted or spec.retention_ms == topics.FOREVER:
+        return None
+    return spec.retention_ms / 1000
+
+
+def expired_webhook_keys(seen: Mapping[str, str], now: datetime, keep_seconds: float | None) -> list[str]:
+    """The keys of `seen` (key -> ISO time it was handled) older than keep_seconds; none when kept forever."""
+    if keep_seconds is None:
+        return []
+    cutoff = now - timedelta(seconds=keep_seconds)
+    if cutoff.tzinfo is None:
+        cutoff = cutoff.replace(tzinfo=timezone.utc)
+    expired = []
+    for key, when in seen.items():
+        try:
+            handled = datetime.fromisoformat(when)
+        except (TypeError, ValueError):
+            # An entry that cannot be dated would otherwise be kept for ever.
+            expired.append(key)
+            continue
+        if handled.tzinfo is None:
+            handled = handled.replace(tzinfo=timezone.utc)
+        if handled < cutoff:
+            expired.append(key)
+    return expired
 
 
 def register_webhook_views(rt: Runtime) -> None:

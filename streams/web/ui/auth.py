@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from faust.web import View
 
+from agents.ratelimit import RateLimiter, address_key, retry_after_seconds
 from schemas.vocab import TokenRole
 from streams.ids import hash_token
 from streams.runtime import Runtime
@@ -47,6 +48,11 @@ class Guard:
 
 def register_auth(rt: Runtime, guard: Guard) -> None:
     """Add /dashboard/login and /dashboard/logout."""
+    limits = rt.settings.limits
+    # In memory, per worker (a restart forgets it). Keyed by request.remote: behind a reverse proxy every
+    # client shares the proxy's address, so there the proxy must limit logins itself.
+    attempts = RateLimiter.per_window(limits.login_attempts, limits.login_window_minutes * 60,
+                                      max_keys=limits.tracked_keys)
 
     @rt.app.page("/dashboard/login")
     class Login(View):
@@ -63,6 +69,16 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
             form = await request.post()
             if not form_csrf_ok(request, form):
                 raise Refused(403, "This form is missing its security token (CSRF). Reload the page and try again.")
+            # Every attempt counts, a successful one too (once), before the token is looked at.
+            wait = attempts.take(address_key(request.remote))
+            if wait > 0:
+                seconds = retry_after_seconds(wait)
+                minutes = -(-seconds // 60)
+                later = f"{seconds} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
+                response = _login_page(request, f"Too many login attempts from this address. Try again in {later}.",
+                                       429)
+                response.headers["Retry-After"] = str(seconds)
+                return response
             token = (form.get("token") or "").strip()
             try:
                 record = rt.tables.tokens.get(hash_token(token)) if token else None

@@ -158,7 +158,7 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             percent = 100 if state["finished"] else (min(99, round(100 * done / counts["targeted"])) if counts["targeted"] else 0)
             return json_response({"found": rt.tables.actions.get(action_id) is not None, "counts": counts,
                                   "percent": percent, "finished": state["finished"],
-                                  "finished_at": state["finished_at"]})
+                                  "finished_at": state["finished_at"], "failure": state["failure"]})
 
     @rt.app.page("/dashboard/actions/{action_id}/signatories.csv")
     class Signatories(View):

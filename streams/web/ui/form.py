@@ -13,7 +13,7 @@ from schemas.vocab import TokenRole
 from streams.ids import hash_token
 from streams.runtime import Runtime
 from streams.web.common import ApiError
-from streams.web.reports import dead_letter, submit_report
+from streams.web.reports import dead_letter, report_wait, submit_report
 from streams.web.ui import i18n, reportform
 from streams.web.ui.render import html_guarded, page, redirect
 from streams.web.ui.session import (FORM_CSRF_COOKIE, REPORTER_COOKIE, form_csrf, form_csrf_ok, set_cookie)
@@ -64,6 +64,11 @@ def render_form(request: web.Request, lang: str, form=None, errors=None, status:
     return response
 
 
+def rate_limited(lang: str, seconds: int) -> str:
+    """The form's message for a token over its report limit, in the reporter's language."""
+    return i18n.translate(lang, "err.rate_limited", seconds=seconds)
+
+
 def register_form_views(rt: Runtime) -> None:
     """Add /report and /report/sent."""
 
@@ -84,6 +89,11 @@ def register_form_views(rt: Runtime) -> None:
                                       request.headers.get("Accept-Language", ""))
             if not form_csrf_ok(request, form):
                 return page("error.html.j2", status=403, lang=lang, status_code=403, message=i18n.translate(lang, "err.csrf"))
+            if form.get("forget"):
+                # "Forget this device": a phone that may fall into other hands must not keep the token.
+                response = redirect(f"/report?lang={lang}")
+                response.del_cookie(REPORTER_COOKIE, path="/")
+                return response
             if form.get("add_defender"):
                 return render_form(request, lang, form)
             typed = (form.get("token") or "").strip()
@@ -91,6 +101,13 @@ def register_form_views(rt: Runtime) -> None:
             if who is None:
                 errors = {"token": i18n.translate(lang, "err.token" if typed else "err.token.missing")}
                 return render_form(request, lang, form, errors, status=401, token_error=True)
+            wait = report_wait(rt, who)
+            if wait is not None:
+                # Shown beside the token field (the limit is the token's); the rest of the form stays filled in.
+                response = render_form(request, lang, form, {"token": rate_limited(lang, wait)}, status=429,
+                                       token_error=True)
+                response.headers["Retry-After"] = str(wait)
+                return response
             body = reportform.form_to_body(form)
             try:
                 ReportIn.model_validate(body)

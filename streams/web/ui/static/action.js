@@ -14,7 +14,9 @@
       });
       document.getElementById("pct").textContent = d.percent + "%";
       var st = document.getElementById("status");
-      if (st) st.textContent = d.finished ? "Finished " + (d.finished_at || "").replace("T", " ").slice(0, 19) + " UTC" : "Sending…";
+      if (st) st.textContent = d.finished ? "Finished " + (d.finished_at || "").replace("T", " ").slice(0, 19) + " UTC" : (d.failure ? "Failed" : "Sending…");
+      var fail = document.getElementById("failure");
+      if (fail && d.failure) { fail.hidden = false; document.getElementById("failure-reason").textContent = d.failure; }
       var warn = document.getElementById("unknown-warning");
       if (warn) warn.hidden = !(c.unknown > 0);
       if (d.found && !found) { found = true; var p = document.getElementById("pending"); if (p) location.reload(); }
