@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: dev test install kafka kafka-stop browser bench drills clean help
+.PHONY: dev test install kafka kafka-stop browser bench drills screenshots clean help
 
 help:
 	@echo "make dev    - set up, start Kafka + sandbox + worker with demo data (Ctrl-C stops all)"
 	@echo "make test   - set up, then run the whole test suite against a real Kafka broker"
 	@echo "make bench  - benchmarks (see BENCHMARKS.md)"
+	@echo "make drills - full-size fault drills; make screenshots - refresh the screenshots in docs/"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11+"; exit 1; }
@@ -31,6 +32,9 @@ dev: install
 
 test: install
 	@bash scripts/test.sh
+
+screenshots: install
+	@SOLIDARITY_SCREENSHOTS=$(CURDIR)/docs bash scripts/test.sh tests/e2e
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .hypothesis

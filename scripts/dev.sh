@@ -36,6 +36,7 @@ curl -fs "$URL/healthz" >/dev/null || { echo "worker did not start; see .local/l
 
 REPORTER=$($BIN/solidarity tokens create --role reporter --name demo-reporter)
 SECRETARIAT=$($BIN/solidarity tokens create --role secretariat --name demo-secretariat)
+METRICS=$($BIN/solidarity tokens create --role metrics --name prometheus)
 for _ in $(seq 60); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SECRETARIAT" "$URL/api/v1/cases")
   [ "$code" = 200 ] && break; sleep 0.5
@@ -56,6 +57,7 @@ cat <<TXT
 
   reporter token:    $REPORTER
   secretariat token: $SECRETARIAT
+  metrics token:     $METRICS   (curl -H "Authorization: Bearer $METRICS" $URL/metrics)
 
   curl -H "Authorization: Bearer $SECRETARIAT" $URL/api/v1/cases
   $URL/healthz

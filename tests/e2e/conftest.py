@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from tests.notify_harness import start_world
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run"]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Screenshots go to a build folder, so a test run never rewrites docs/; `make screenshots` points this at docs/.
+DOCS = Path(os.environ.get("SOLIDARITY_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "build" / "screenshots")
+DOCS.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="session")

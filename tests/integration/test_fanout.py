@@ -189,4 +189,6 @@ def test_oncall_roster_changes_take_effect_at_the_next_alert(world):
     veteran = next(m for m in demo_members() if "secretariat_oncall" in m["roles"])
     wait_for(lambda: [s for s in sandbox.sms_to(veteran["phone"]) if second in s["body"]], 30, 0.05,
              "the page to the remaining on-call")
-    assert not [s for s in sandbox.sms_to(phone) if second in s["body"]]
+    # Bounded wait for an SMS that must not come: as long as a page takes to arrive, several times over.
+    with pytest.raises(AssertionError, match="timed out"):
+        wait_for(lambda: [s for s in sandbox.sms_to(phone) if second in s["body"]], 3, 0.1, "a page to the ex-on-call")
