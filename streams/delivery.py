@@ -373,7 +373,7 @@ class Deliverer:
         return len(stale_sent) + len(unsettled)
 
     def _observe(self, n: Notification, state: DeliveryState, exc: NotifierError | None = None) -> None:
-        metrics = self.rt.extras.get("metrics")
+        metrics = self.rt.hooks.metrics
         if metrics is not None:
             metrics.notifications.labels(channel=n.channel.value, status=state.value).inc()
         status = DeliveryStatus(idempotency_key=n.idempotency_key, member_id=n.member_id, channel=n.channel,
@@ -409,7 +409,7 @@ def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
         return False
     rt.tables.ledger[status.idempotency_key] = {**entry, "state": status.state.value, "error": status.error_code,
                                                 "settled_at": utcnow().isoformat()}
-    deliverer = rt.extras.get("deliverer")
+    deliverer = rt.hooks.deliverer
     if deliverer is not None:
         deliverer.unsettled.discard(status.idempotency_key)
     return True

@@ -59,9 +59,9 @@ def oncall_members(rt: Runtime) -> list[Member]:
     The roster of ids is built by one scan on first use (the table may have been recovered from its
     changelog) and then kept current by the store_members agent, so a change is seen by the next alert.
     """
-    roster = rt.extras.get("oncall_ids")
+    roster = rt.hooks.oncall_ids
     if roster is None:
-        roster = rt.extras["oncall_ids"] = {m.member_id for m in oncall(rt.tables.members.values())}
+        roster = rt.hooks.oncall_ids = {m.member_id for m in oncall(rt.tables.members.values())}
     return oncall(m for m in map(rt.tables.members.get, sorted(roster)) if m is not None)
 
 
@@ -83,7 +83,7 @@ def register_members(rt: Runtime) -> None:
                             event.message.offset)
                 continue
             upsert_member(tb.members, tb.member_phones, member)
-            roster = rt.extras.get("oncall_ids")
+            roster = rt.hooks.oncall_ids
             if roster is not None:
                 if oncall([member]):
                     roster.add(member.member_id)

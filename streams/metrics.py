@@ -60,7 +60,7 @@ class Metrics:
 
     def observe_alert(self, rt: Runtime, after: Case) -> None:
         """Record the intake-to-alert time the first time a case has been alerted."""
-        if after.case_id in self._alerted or after.case_id not in rt.extras.get("alert_times", {}):
+        if after.case_id in self._alerted or after.case_id not in rt.hooks.alert_times:
             return
         self._alerted.add(after.case_id)
         if after.reports:
@@ -82,15 +82,15 @@ class Metrics:
 
 
 def register_metrics(rt: Runtime) -> Metrics:
-    """Create the metrics, expose them as rt.extras['metrics'], hook case changes, and serve GET /metrics."""
+    """Create the metrics, expose them as rt.hooks.metrics, hook case changes, and serve GET /metrics."""
     metrics = Metrics(rt)
-    rt.extras["metrics"] = metrics
+    rt.hooks.metrics = metrics
 
     async def observe_first_alert(before: Case | None, after: Case, event: CaseEvent) -> None:
         """Runs after the alerting hook: time the case's first alert."""
         metrics.observe_alert(rt, after)
 
-    rt.extras.setdefault("case_hooks", []).append(observe_first_alert)
+    rt.hooks.case_hooks.append(observe_first_alert)
 
     @rt.app.timer(interval=1.0, name="observe_fanouts")
     async def observe_fanouts() -> None:

@@ -43,7 +43,7 @@ def register_notify(rt: Runtime) -> None:
     """Register alerts, fan-out, delivery, receipts and replies on the app."""
     app, t, tb = rt.app, rt.topics, rt.tables
     deliverer = Deliverer(rt)
-    rt.extras["deliverer"] = deliverer
+    rt.hooks.deliverer = deliverer
     region_of = load_region_table().network_region
 
     async def send_notifications(notes: list[Notification]) -> None:
@@ -69,9 +69,9 @@ def register_notify(rt: Runtime) -> None:
         if notes:
             await send_notifications(notes)
             tb.case_notices[after.case_id] = event.at.isoformat()
-            rt.extras.setdefault("alert_times", {})[after.case_id] = event.at
+            rt.hooks.alert_times[after.case_id] = event.at
 
-    rt.extras.setdefault("case_hooks", []).append(alert_secretariat)
+    rt.hooks.case_hooks.append(alert_secretariat)
 
     paging: set[asyncio.Task] = set()
 
@@ -101,14 +101,14 @@ def register_notify(rt: Runtime) -> None:
             paging.add(task)
             task.add_done_callback(_paged)
 
-    rt.extras["page_now"] = page_now
+    rt.hooks.page_now = page_now
     paged_at_intake: dict[str, list[tuple[datetime, CaseSummary]]] = {}
 
     def joins_a_paged_case(report: ReportIn, case_id: str) -> bool:
         """Whether the report duplicates an open case (known to the index, or paged at intake moments ago):
         then the pipeline merges it, and paging it as a new case would page the on-call twice."""
         key = dedup_key(report.country, report.incident_type)
-        index = rt.extras.get("dedup_index")
+        index = rt.hooks.dedup_index
         now = utcnow()
         recent = [(at, c) for at, c in paged_at_intake.get(key, []) if now - at <= DUPLICATE_WINDOW][-200:]
         candidates = (index.get(key) if index is not None else []) + [c for _, c in recent]

@@ -84,7 +84,7 @@ def register_pipeline(rt: Runtime) -> None:
     source = t.reports_submitted.get_topic_name()
     index = DedupIndex(tb.dedup_index)
     # Intake pages the on-call before this agent has seen the report; it must know a duplicate when it sees one.
-    rt.extras["dedup_index"] = index
+    rt.hooks.dedup_index = index
 
     @app.agent(t.reports_submitted, name="validate_reports")
     async def validate_reports(stream):
@@ -156,7 +156,7 @@ def register_pipeline(rt: Runtime) -> None:
                 await notify_index(after, "open", summary)
             if after.status in (CaseStatus.closed, CaseStatus.dismissed) and before.status != after.status:
                 await notify_index(after, "close")
-            for hook in rt.extras.get("case_hooks", []):
+            for hook in rt.hooks.case_hooks:
                 try:
                     await hook(before, after, ev)
                 except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the case file

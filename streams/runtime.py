@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
@@ -12,16 +14,41 @@ from streams import codecs
 from streams import topics as catalogue
 from streams.settings import Settings
 
+if TYPE_CHECKING:  # types only: these modules import this one
+    from agents.ratelimit import RateLimiter
+    from streams.delivery import Deliverer
+    from streams.metrics import Metrics
+    from streams.pipeline import DedupIndex
+    from streams.web.ui.live import Broadcaster
+
+
+CaseHook = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+@dataclass
+class Hooks:
+    """What one part of the worker provides to others, each set once by the part that owns it at start-up."""
+
+    case_hooks: list[CaseHook] = field(default_factory=list)  # run after every applied case event, in order
+    alert_times: dict[str, datetime] = field(default_factory=dict)  # case_id -> when its first alert was queued
+    oncall_ids: set[str] | None = None  # the on-call roster, kept by the members agent
+    deliverer: Deliverer | None = None  # set by streams.notify
+    page_now: Callable[..., Awaitable[None]] | None = None  # intake's direct page, set by streams.notify
+    dedup_index: DedupIndex | None = None  # set by streams.pipeline; read by intake's page check
+    metrics: Metrics | None = None  # set by streams.metrics
+    ui_broadcaster: Broadcaster | None = None  # live dashboard updates, set by streams.web.ui
+    report_limiter: RateLimiter | None = None  # per-token intake limit, made on first use by streams.web.reports
+
 
 @dataclass
 class Runtime:
-    """Everything the agents and views share: settings, app, topics, tables."""
+    """Everything the agents and views share: settings, app, topics, tables and the hooks between parts."""
 
     settings: Settings
     app: faust.App
     topics: SimpleNamespace = field(default_factory=SimpleNamespace)
     tables: SimpleNamespace = field(default_factory=SimpleNamespace)
-    extras: dict[str, Any] = field(default_factory=dict)
+    hooks: Hooks = field(default_factory=Hooks)
 
     def topic_name(self, spec: catalogue.TopicSpec) -> str:
         """The broker name of a catalogue topic for this deployment."""

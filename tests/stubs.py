@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from notifiers.base import Notifier, ProviderMessage, SendResult
 from schemas.vocab import Channel
+from streams.runtime import Hooks
 from streams.settings import Settings
 
 
@@ -52,5 +53,5 @@ def runtime(**settings) -> SimpleNamespace:
     tables = SimpleNamespace(ledger={}, sid_index={}, early_receipts={}, members={}, actions={}, action_stats={},
                              action_plans={}, cases={})
     topics = SimpleNamespace(notifications_retry=Topic(), notifications_dlq=Topic(), notifications_status=Topic())
-    return SimpleNamespace(settings=Settings(**settings), tables=tables, topics=topics, extras={},
+    return SimpleNamespace(settings=Settings(**settings), tables=tables, topics=topics, hooks=Hooks(),
                            app=SimpleNamespace(producer=SimpleNamespace(flush=flush)))

@@ -21,18 +21,17 @@ from streams.web.common import ApiError, authenticate, error_response, guarded, 
 from streams.submission import build_submission, receipt
 
 log = logging.getLogger("solidarity.intake")
-_LIMITER = "report_limiter"
 
 
 def report_limiter(rt: Runtime) -> RateLimiter:
     """This worker's per-token report limiter, shared by the API and the reporter form."""
-    limiter = rt.extras.get(_LIMITER)
+    limiter = rt.hooks.report_limiter
     if limiter is None:
         # In memory, per worker: with N workers behind a balancer a token may send up to N times the limit,
         # and a restart forgets every bucket. Enough to stop a leaked token or a runaway script flooding the
         # pipeline; a shared store would be needed for an exact network-wide limit.
         limits = rt.settings.limits
-        limiter = rt.extras[_LIMITER] = RateLimiter(limits.reports_per_minute / 60, limits.report_burst,
+        limiter = rt.hooks.report_limiter = RateLimiter(limits.reports_per_minute / 60, limits.report_burst,
                                                     max_keys=limits.tracked_keys)
     return limiter
 
@@ -63,10 +62,10 @@ async def submit_report(rt: Runtime, body: object, source: str, submitted_by: st
     # Wait for the broker's acknowledgement: a 202 means the report cannot be lost.
     fut = await rt.topics.reports_submitted.send(key=key, value=envelope.model_dump_json().encode())
     await fut
-    metrics = rt.extras.get("metrics")
+    metrics = rt.hooks.metrics
     if metrics is not None:
         metrics.reports_received.labels(source=source).inc()
-    page = rt.extras.get("page_now")
+    page = rt.hooks.page_now
     if page is not None:
         # The on-call must not wait behind the intake backlog; the pipeline's own page for the same case
         # and urgency carries the same idempotency keys, so nobody is paged twice.

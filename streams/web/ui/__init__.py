@@ -27,7 +27,7 @@ def register_ui(rt: Runtime):
     guard = Guard(Sessions(web_cfg.session_idle_minutes * 60, web_cfg.session_max_hours * 3600), token_live)
     rt.app.web.web_app[HTTPS_FLAG] = web_cfg.public_url.lower().startswith("https://")
     broadcaster = Broadcaster()
-    rt.extras["ui_broadcaster"] = broadcaster
+    rt.hooks.ui_broadcaster = broadcaster
     register_static(rt)
     register_form_views(rt)
     register_auth(rt, guard)

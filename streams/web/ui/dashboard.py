@@ -71,7 +71,7 @@ def register_dashboard(rt: Runtime, guard: Guard) -> None:
             """Cases, most urgent first, filtered; new and changed cases arrive live."""
             session = guard.require(request)
             filters = queue_filters(request.query)
-            broadcaster = rt.extras["ui_broadcaster"]
+            broadcaster = rt.hooks.ui_broadcaster
             return page("dashboard.html.j2", session=session, cases=list_cases(rt, filters), filters=filters,
                         choices=FILTERS, since=broadcaster.seq, page_name="queue")
 

@@ -55,7 +55,7 @@ def case_hook(broadcaster: Broadcaster):
 
 def register_live(rt: Runtime, broadcaster: Broadcaster, current_session) -> None:
     """Add the case hook and /dashboard/events."""
-    rt.extras.setdefault("case_hooks", []).append(case_hook(broadcaster))
+    rt.hooks.case_hooks.append(case_hook(broadcaster))
 
     @rt.app.page("/dashboard/events")
     class Events(View):
