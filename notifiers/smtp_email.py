@@ -17,7 +17,7 @@ from typing import ClassVar
 import aiosmtplib
 
 from notifiers.base import Notifier, SendResult
-from notifiers.errors import NotifierError, classify_smtp_error, unreachable
+from notifiers.errors import InvalidRecipient, NotifierError, classify_smtp_error, unreachable
 from schemas.vocab import Channel
 
 log = logging.getLogger(__name__)
@@ -65,18 +65,23 @@ class SmtpEmailNotifier(Notifier):
 
     def build(self, to: str, body: str, subject: str | None, key: str | None = None) -> tuple[str, bytes]:
         """The RFC 5322 message for `to`: (message id, bytes for DATA)."""
+        # A line break in a header value ends the header (or, doubled, every header): it could add a Bcc or
+        # replace the body. The compat32 quick form writes values as given, so refuse or fold them here.
+        if not to.isprintable():
+            raise InvalidRecipient("address contains a line break or control character", code="address")
+        subject = " ".join((subject or "").splitlines())
         message_id = self.message_id(key)
         date = formatdate(localtime=False, usegmt=True)
         if self._sender.isascii() and to.isascii():
             quick = MIMEText(body, "plain", _UTF8_QP)
             quick["From"], quick["To"] = self._sender, to
-            quick["Subject"] = Header(subject or "", "utf-8")
+            quick["Subject"] = Header(subject, "utf-8")
             quick["Date"], quick["Message-ID"] = date, message_id
             return message_id, quick.as_bytes(policy=_QUICK_POLICY)
         msg = EmailMessage(policy=_POLICY)
         msg["From"] = self._sender
         msg["To"] = to
-        msg["Subject"] = subject or ""
+        msg["Subject"] = subject
         msg["Date"] = date
         msg["Message-ID"] = message_id
         msg.set_content(body, charset="utf-8")

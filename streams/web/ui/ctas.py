@@ -168,5 +168,7 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
         async def get(self, request: web.Request, action_id: str) -> web.Response:
             """The CSV download."""
             guard.require(request)
+            if rt.tables.actions.get(action_id) is None:
+                raise Refused(404, "There is no such call to action.")
             return web.Response(text=signatories_csv(rt, action_id), content_type="text/csv", headers={
                 "Content-Disposition": f'attachment; filename="{action_id}-signatories.csv"', "Cache-Control": "no-store"})

@@ -109,6 +109,8 @@ async def replay(rt: Runtime, letter_id: str) -> dict:
         try:
             body = json.loads(row["letter"].payload)
             ReportIn.model_validate(body)
+        except RecursionError:
+            return {"ok": False, "reasons": row["letter"].reasons}  # nested too deeply to be a report, ever
         except ValueError as exc:
             reasons = problems_from(exc) if isinstance(exc, ValidationError) else []
             return {"ok": False, "reasons": reasons or row["letter"].reasons}
