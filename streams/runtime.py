@@ -68,7 +68,7 @@ def build_app(settings: Settings) -> faust.App:
         web_host=settings.web.host,
         web_port=settings.web.port,
         web_bind=settings.web.host,
-        canonical_url=settings.web.public_url,
+        canonical_url=settings.web.advertised_url or settings.web.public_url,
         web_application_options={"client_max_size": settings.web.max_body_bytes},
         web_enabled=True,
         # faust's built-in pages show whole tables (members, cases) to anyone: off. See streams/web/routes.py.

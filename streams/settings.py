@@ -30,7 +30,12 @@ class WebSettings(_Frozen):
 
     host: str = Field("127.0.0.1", description="Interface the web server binds to.")
     port: int = Field(6066, ge=1, le=65535, description="Port of the web server.")
-    public_url: str = Field("http://127.0.0.1:6066", description="URL the outside world (Twilio) uses for us.")
+    public_url: str = Field("http://127.0.0.1:6066", description=(
+        "The one URL the outside world uses for the service (Twilio callbacks and webhook signatures, links); "
+        "the same on every worker."))
+    advertised_url: str | None = Field(None, description=(
+        "This worker's own address, reachable by the other workers (faust routes table lookups to it); "
+        "defaults to public_url, which is right for a single worker."))
     max_body_bytes: int = Field(64 * 1024, description="Largest accepted request body.")
     session_idle_minutes: float = Field(30, gt=0, description="A dashboard session unused this long ends.")
     session_max_hours: float = Field(8, gt=0, description="A dashboard session ends this long after login.")
