@@ -216,6 +216,11 @@ def register_notify(rt: Runtime) -> None:
         replayed later must still be recognised as a repeat."""
         for key in expired_webhook_keys(dict(tb.webhook_seen.items()), utcnow(), webhook_memory_seconds(rt.settings)):
             del tb.webhook_seen[key]
+        # A reporter retries a submission within minutes, not days: a day of Idempotency-Keys is plenty.
+        day_ago = (utcnow() - timedelta(days=1)).isoformat()
+        for key, seen in list(tb.intake_keys.items()):
+            if seen.get("at", "") < day_ago:
+                del tb.intake_keys[key]
 
 
 async def handle_reply(rt: Runtime, reply: InboundReply, send) -> None:

@@ -37,6 +37,9 @@ class WebSettings(_Frozen):
         "This worker's own address, reachable by the other workers (faust routes table lookups to it); "
         "defaults to public_url, which is right for a single worker."))
     max_body_bytes: int = Field(64 * 1024, description="Largest accepted request body.")
+    publish_timeout_seconds: float = Field(5.0, gt=0, description=(
+        "How long a report submission waits for the broker's acknowledgement before answering 503 (retry with "
+        "the same Idempotency-Key header)."))
     session_idle_minutes: float = Field(30, gt=0, description="A dashboard session unused this long ends.")
     session_max_hours: float = Field(8, gt=0, description="A dashboard session ends this long after login.")
 

@@ -94,5 +94,6 @@ def declare_tables(rt: Runtime) -> None:
     tb.signatures = keyed("signatures", "action_id|member_id -> signature.")
     tb.latest_action = keyed("latest_action", "member_id -> the latest call to action sent to them.")
     tb.case_notices = keyed("case_notices", "case_id -> when the on-call was last paged or updated about it.")
+    tb.intake_keys = keyed("intake_keys", "sha256(token id, Idempotency-Key) -> the ids given to that report.")
     tb.webhook_seen = keyed("webhook_seen", "MessageSid (+status) already handled: repeats are ignored.")
     tb.auto_replies = keyed("auto_replies", "phone -> times of recent automatic replies (max 3 an hour).")

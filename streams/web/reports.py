@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import logging
 
@@ -50,7 +52,27 @@ def too_many_reports(wait: int) -> web.Response:
     return error_response(429, [problem], headers={"Retry-After": str(wait)})
 
 
-async def submit_report(rt: Runtime, body: object, source: str, submitted_by: str | None) -> dict:
+class BrokerTimeout(ApiError):
+    """The broker did not acknowledge the report in time: 503, retry (with the same Idempotency-Key)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(503, f"the report could not be recorded within {seconds:g} s (the message queue is not "
+                              "answering); send it again with the same Idempotency-Key header", field="broker")
+
+
+def idempotency_slot(who: str | None, key: str | None, body: object) -> tuple[str, str] | None:
+    """(table key, body digest) for a client's Idempotency-Key, scoped to its token; None without a key."""
+    if key is None or who is None:
+        return None
+    if not (1 <= len(key) <= 200) or not key.isprintable():
+        raise ApiError(422, "Idempotency-Key must be 1 to 200 printable characters", field="Idempotency-Key")
+    slot = hashlib.sha256(f"{who}\n{key}".encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return slot, digest
+
+
+async def submit_report(rt: Runtime, body: object, source: str, submitted_by: str | None,
+                        idempotency_key: str | None = None) -> dict:
     """Validate a report body, publish it durably, and return its identifiers (ApiError 422 if invalid)."""
     try:
         report = ReportIn.model_validate(body)
@@ -59,9 +81,30 @@ async def submit_report(rt: Runtime, body: object, source: str, submitted_by: st
         await dead_letter(rt, source, problems, _dump(body))
         raise ApiError(422, problems) from None
     key, envelope = build_submission(report, source, submitted_by)
-    # Wait for the broker's acknowledgement: a 202 means the report cannot be lost.
-    fut = await rt.topics.reports_submitted.send(key=key, value=envelope.model_dump_json().encode())
-    await fut
+    slot = idempotency_slot(submitted_by, idempotency_key, body)
+    if slot is not None:
+        earlier = rt.tables.intake_keys.get(slot[0])
+        if earlier is not None and earlier["digest"] != slot[1]:
+            raise ApiError(422, "this Idempotency-Key was already used for a different report",
+                           field="Idempotency-Key")
+        if earlier is not None:
+            # A retry (the answer was lost, or the broker was down): the same ids again. The pipeline treats a
+            # repeated report id as a replay, so the report is recorded once whichever copy arrives.
+            envelope = envelope.model_copy(update={k: earlier[k] for k in ("report_id", "case_id", "reference")})
+        else:
+            # Remembered before the send: a 503 below may still end with the report on the broker.
+            rt.tables.intake_keys[slot[0]] = {"digest": slot[1], "report_id": envelope.report_id,
+                                              "case_id": envelope.case_id, "reference": envelope.reference,
+                                              "at": envelope.received_at.isoformat()}
+    # Wait for the broker's acknowledgement: a 202 means the report cannot be lost. But not for ever (faust's
+    # producer would wait 20 minutes): a reporter on a weak connection is better told to retry.
+    timeout = rt.settings.web.publish_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            fut = await rt.topics.reports_submitted.send(key=key, value=envelope.model_dump_json().encode())
+            await fut
+    except TimeoutError:
+        raise BrokerTimeout(timeout) from None
     metrics = rt.hooks.metrics
     if metrics is not None:
         metrics.reports_received.labels(source=source).inc()
@@ -112,4 +155,8 @@ def register_report_views(rt: Runtime) -> None:
             except ApiError as exc:
                 await dead_letter(rt, "api", exc.problems, raw.decode("utf-8", "replace"))
                 raise
-            return json_response(await submit_report(rt, body, "api", who.token_id), status=202)
+            try:
+                answer = await submit_report(rt, body, "api", who.token_id, request.headers.get("Idempotency-Key"))
+            except BrokerTimeout as exc:
+                return error_response(exc.status, exc.problems, headers={"Retry-After": "5"})
+            return json_response(answer, status=202)
