@@ -86,6 +86,7 @@ def build_app(settings: Settings) -> faust.App:
         producer_linger=0.005,
         stream_buffer_maxsize=4096,
         table_cleanup_interval=60.0,
+        table_standby_replicas=settings.kafka.standby_replicas,
         logging_config=None,
     )
 

@@ -23,6 +23,9 @@ class KafkaSettings(_Frozen):
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Comma-separated host:port list.")
     partitions: int = Field(4, ge=1, description="Partitions for every topic we create.")
     replication_factor: int = Field(1, ge=1, description="Replication factor for topics we create.")
+    standby_replicas: int = Field(1, ge=0, description=(
+        "Standby copies of each table partition kept warm on other workers, so a worker taking over after a "
+        "crash need not rebuild the table from its changelog first (no effect with one worker)."))
 
 
 class WebSettings(_Frozen):
