@@ -34,21 +34,24 @@ def submit(stack, tokens, body) -> dict:
     return receipt
 
 
+def paged(stack, sandbox, tokens, name: str, country: str) -> dict:
+    """Submit a critical report on `name` and wait until every on-call phone has its page; the receipt."""
+    receipt = submit(stack, tokens, named(name, incident_type="enforced_disappearance", country=country))
+    for phone in oncall_phones():
+        wait_for(lambda: [s for s in sandbox.sms_to(phone) if receipt["reference"] in s["body"]], 30, 0.05,
+                 f"the page for {receipt['reference']}")
+    return receipt
+
+
 def flushed(stack, sandbox, tokens) -> None:
     """A critical report on someone else, paged: everything submitted before it has been through the pipeline."""
-    sentinel = submit(stack, tokens, named(unique_name(), incident_type="enforced_disappearance", country="gt"))
-    for phone in oncall_phones():
-        wait_for(lambda: [s for s in sandbox.sms_to(phone) if sentinel["reference"] in s["body"]], 30, 0.05,
-                 "the sentinel page")
+    paged(stack, sandbox, tokens, unique_name(), "gt")
 
 
 def test_a_duplicate_critical_report_two_seconds_later_does_not_page_again(world):
     stack, sandbox, tokens = world
     name = unique_name()
-    first = submit(stack, tokens, named(name, incident_type="enforced_disappearance", country="pe"))
-    for phone in oncall_phones():
-        wait_for(lambda: [s for s in sandbox.sms_to(phone) if first["reference"] in s["body"]], 30, 0.05,
-                 "the first page")
+    first = paged(stack, sandbox, tokens, name, "pe")
     time.sleep(2)  # the report of the issue: the same defender again, two seconds later
     second = submit(stack, tokens, named(name, incident_type="enforced_disappearance", country="pe"))
     assert second["reference"] != first["reference"], "the reporter's receipt names their own report"
@@ -65,10 +68,7 @@ def test_a_duplicate_critical_report_two_seconds_later_does_not_page_again(world
 def test_later_reports_send_one_update_naming_the_case_reference(world):
     stack, sandbox, tokens = world
     name = unique_name()
-    first = submit(stack, tokens, named(name, incident_type="enforced_disappearance", country="bo"))
-    for phone in oncall_phones():
-        wait_for(lambda: [s for s in sandbox.sms_to(phone) if first["reference"] in s["body"]], 30, 0.05,
-                 "the first page")
+    first = paged(stack, sandbox, tokens, name, "bo")
     time.sleep(UPDATE_SECONDS + 1)  # past the update interval (shortened for the test)
     later = [submit(stack, tokens, named(name, incident_type="enforced_disappearance", country="bo")) for _ in range(3)]
     sec = tokens["secretariat"]
