@@ -213,7 +213,10 @@ class Deliverer:
         async with self._phone_locks[notes[0].to]:
             marks = {n.idempotency_key: mark_time(ledger.get(n.idempotency_key) or {}) for n in notes}
             try:
-                found = await self.notifier(Channel.sms).lookup(notes[0].to, min(marks.values()) - LOOKUP_MARGIN)
+                # Bounded like sends: after a crash thousands of numbers are looked up at once, and an unbounded
+                # burst of list requests makes the provider (and its rate limits) time every one of them out.
+                async with self._sem[notes[0].lane]:
+                    found = await self.notifier(Channel.sms).lookup(notes[0].to, min(marks.values()) - LOOKUP_MARGIN)
             except NotifierError as exc:
                 for n in notes:
                     await self._failed(n, exc)
