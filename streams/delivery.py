@@ -178,18 +178,23 @@ class Deliverer:
             hit = self._case_verdicts[n.case_id] = (now, verdict)
         return hit[1]
 
+    async def _cancelled(self, n: Notification) -> bool:
+        """Settle the notification as cancelled if its case no longer allows it; whether it was."""
+        why = self._withdrawn(n)
+        if why is not None:
+            await self.settle(n, DeliveryState.cancelled, why)
+        return why is not None
+
     async def _deliver(self, n: Notification) -> None:
         async with self._sem[n.lane]:
             notifier = self.notifier(n.channel)
             try:
                 # Before the pacer (a cancelled message must not wait its turn) and after it (the wait is long).
-                if (why := self._withdrawn(n)) is not None:
-                    await self.settle(n, DeliveryState.cancelled, why)
+                if await self._cancelled(n):
                     return
                 cost = segments(n.body).segments if n.channel is Channel.sms else 1
                 await self.pacers[n.channel].acquire(cost, priority=n.lane is Lane.priority)
-                if (why := self._withdrawn(n)) is not None:
-                    await self.settle(n, DeliveryState.cancelled, why)
+                if await self._cancelled(n):
                     return
                 # The idempotency key makes an email resent after a crash carry the same Message-ID.
                 result = await notifier.send(n.to, n.body, n.subject, key=n.idempotency_key)

@@ -11,7 +11,7 @@ from agents.casefile import open_case
 from agents.classification import classify
 from agents.duplicates import WINDOW as DUPLICATE_WINDOW
 from agents.duplicates import CaseSummary, find_duplicate
-from agents.fanout import ALERT_LEVELS, alert_notifications, needs_alert, targets, update_notifications
+from agents.fanout import ALERT_LEVELS, alert_notifications, needs_alert, update_notifications
 from agents.intake import dedup_key
 from agents.keywords import Intent, intent_of
 from agents.regions import load_region_table
@@ -137,9 +137,10 @@ def register_notify(rt: Runtime) -> None:
             members = select_members(tb.members.values(), action.audience, region_of)
             stats.update(record_plan(rt, action, members), started_at=utcnow().isoformat())
             tb.action_stats[action.action_id] = stats
-            for member in members:
-                if any(not opted for _, opted in targets(action, member)):
-                    tb.latest_action[member.member_id] = action.action_id
+            # The plan holds exactly the members the action reaches: their SIGN replies count for it.
+            for part in planned_pairs(rt, action.action_id, stats["plan_slices"]):
+                for member_id in part:
+                    tb.latest_action[member_id] = action.action_id
         if stats.get("planned_at"):
             # A replay of an action already fanned out: whatever did not reach the ledger, the sweep sends.
             return

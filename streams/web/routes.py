@@ -70,9 +70,7 @@ FAUST_BUILTINS = ("faust.web.apps.production_index:blueprint",)
 
 def audience_of(request: web.Request) -> Audience | None:
     """The audience of the route a request matched, or None when it matched none we list."""
-    route = request.match_info.route
-    resource = getattr(route, "resource", None)
-    return ROUTES.get(resource.canonical) if resource is not None else None
+    return ROUTES.get(canonical(request) or "")
 
 
 def canonical(request: web.Request) -> str | None:
