@@ -8,6 +8,10 @@ import time
 from collections import deque
 
 
+class Abandoned(Exception):
+    """A wait for a send slot given up (the worker is handing its partitions to another)."""
+
+
 class Pacer:
     """Grants send slots at most `rate` cost units (SMS segments, emails) per second, priority callers first.
 
@@ -28,6 +32,17 @@ class Pacer:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._grant())
         await fut
+
+    def abandon(self) -> int:
+        """Fail every waiting caller with Abandoned (nothing is granted to them); how many there were."""
+        count = 0
+        for queue in self._queues.values():
+            while queue:
+                _, fut = queue.popleft()
+                if not fut.done():
+                    fut.set_exception(Abandoned())
+                    count += 1
+        return count
 
     async def _grant(self) -> None:
         while self._queues[True] or self._queues[False]:

@@ -1,4 +1,4 @@
-"""`python -m bench [pipeline|fanout|latency|memory|drills|all] [options]`: benchmarks and fault drills."""
+"""`python -m bench [pipeline|fanout|latency|memory|scaling|drills|failover|all] [options]`: benchmarks and fault drills."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("what", nargs="*", default=["pipeline", "fanout", "latency", "memory"],
-                   choices=["pipeline", "fanout", "latency", "memory", "drills", "all"])
+                   choices=["pipeline", "fanout", "latency", "memory", "scaling", "drills", "failover", "all"])
     p.add_argument("--runs", type=int, default=3, help="repetitions per benchmark (medians are reported)")
     p.add_argument("--reports", type=int, default=50_000, help="pipeline: reports pre-loaded on the intake topic")
     p.add_argument("--members", type=int, default=10_000, help="fan-out: members of the call to action")
@@ -23,13 +23,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drill-members", type=int, default=2_000, help="drills: members of the killed fan-out")
     p.add_argument("--malformed", type=int, default=10_000, help="drills: malformed reports (API + topic)")
     p.add_argument("--no-broker", action="store_true", help="drills: leave out the broker restart")
+    p.add_argument("--scaling-reports", type=int, default=20_000, help="scaling: reports per pipeline run")
+    p.add_argument("--scaling-members", type=int, default=5_000, help="scaling: members per fan-out run")
+    p.add_argument("--failover-reports", type=int, default=1_000, help="failover: reports while a broker is stopped")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run what was asked, in order."""
     args = parse(argv)
-    what = ["pipeline", "fanout", "latency", "memory", "drills"] if "all" in args.what else args.what
+    what = ["pipeline", "fanout", "latency", "memory", "scaling", "drills"] if "all" in args.what else args.what
     for name in what:
         if name == "pipeline":
             from bench.pipeline import main as run
@@ -47,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "drills":
             from bench.drills import main as run
             run(kills=args.kills, members=args.drill_members, malformed=args.malformed, broker=not args.no_broker)
+        if name in ("drills", "failover"):  # `bench drills` (make drills) runs the multi-worker drills too
+            from bench.failover import main as run
+            run(kills=args.kills, members=args.drill_members, reports=args.failover_reports)
+        elif name == "scaling":
+            from bench.scaling import main as run
+            run(reports=args.scaling_reports, members=args.scaling_members)
     return 0
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tests.harness import ROOT, Http, Stack, bootstrap, broker_up, free_port, wait_for
+from testing.stack import ROOT, Http, Stack, bootstrap, broker_up, free_port, wait_for
 from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM, Sandbox
 
 RESULTS = ROOT / "bench" / "results"

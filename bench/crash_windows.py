@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.common import verified_case
 from bench.fanout import load_world
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.samples import named, unique_name
 
 # Short waits so a test-sized drill finishes in minutes: the sweep and the reconciler act after 3 s of quiet.

@@ -21,7 +21,7 @@ from bench.common import BROKER_PIDFILE, ROOT, ensure_broker, save, show, world
 from bench.crash_windows import crash_window_drill
 from bench.fanout import approve, load_world
 from streams import topics
-from tests.harness import bootstrap, broker_up, wait_for
+from testing.stack import bootstrap, broker_up, wait_for
 from tests.samples import report
 
 FAULTS_20 = {"error_rate": 0.05, "throttle_rate": 0.05, "timeout_rate": 0.05, "timeout_accepts": True,

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.common import (PROFILES, BenchSandbox, CpuMeter, broker_pid, console, ensure_broker, median, profile,
                           save, show, verified_case, world)
 from bench.members import TAIL_GROUP, member_rows, tail_count, write_csv
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM
 from tests.samples import named, unique_name
 

@@ -21,8 +21,8 @@ from bench.members import TAIL_GROUP, member_rows, tail_count, write_csv
 from bench.pipeline import report_body
 from schemas.reports import ReportIn
 from streams import topics
-from streams.submission import build_submission
-from tests.harness import wait_for
+from streams.services.reports import build_submission
+from testing.stack import wait_for
 from tests.samples import report
 
 ONCALL = 3

@@ -21,8 +21,8 @@ from schemas.reports import ReportIn
 from schemas.vocab import IncidentType
 from streams import topics
 from streams.admin import ensure_topics
-from streams.submission import build_submission
-from tests.harness import Stack
+from streams.services.reports import build_submission
+from testing.stack import Stack
 
 COUNTRIES = ["MX", "CO", "GT", "HN", "PE", "AR", "CL", "BR", "PH", "IN", "KE", "NG", "ZA", "UG", "FR", "SN", "CM",
              "EG", "MA", "TN", "BD", "PK", "ID", "NP", "LK", "ZW", "MY", "GB", "US", "ES"]

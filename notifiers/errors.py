@@ -1,4 +1,7 @@
-"""Classified delivery errors: the one place provider error codes are mapped to retry semantics."""
+"""Classified delivery errors, and the generic (HTTP, SMTP, network) rows of the code-to-error mapping.
+
+Provider codes live with their provider: Twilio's in `notifiers.twilio.errors`.
+"""
 
 from __future__ import annotations
 
@@ -54,19 +57,9 @@ class Rejected(NotifierError):
     """The provider refused the message for any other permanent reason; never retry."""
 
 
-# Keys: ("twilio", error code), ("http", status or class "4xx"/"5xx"), ("smtp", reply code or class),
-# ("net", "timeout"/"connection"). Exact keys win over classes.
+# Keys: ("http", status or class "4xx"/"5xx"), ("smtp", reply code or class), ("net", "timeout"/"connection").
+# Exact keys win over classes.
 ERROR_TABLE: dict[tuple[str, int | str], tuple[type[NotifierError], str]] = {
-    ("twilio", 20429): (Throttled, "too many requests"),
-    ("twilio", 20500): (ProviderUnavailable, "provider internal error"),
-    ("twilio", 20503): (ProviderUnavailable, "provider unavailable"),
-    ("twilio", 21610): (RecipientOptedOut, "recipient unsubscribed"),
-    ("twilio", 21211): (InvalidRecipient, "invalid 'To' number"),
-    ("twilio", 21614): (InvalidRecipient, "'To' number cannot receive SMS"),
-    ("twilio", 21612): (InvalidRecipient, "'To' number is not reachable from this sender"),
-    ("twilio", 21408): (Rejected, "sending to this region is not enabled"),
-    ("twilio", 21606): (Rejected, "'From' number cannot send SMS"),
-    ("twilio", 20003): (Rejected, "authentication failed"),
     ("http", 429): (Throttled, "too many requests"),
     ("http", "5xx"): (ProviderUnavailable, "provider error"),
     ("http", "4xx"): (Rejected, "request rejected"),
@@ -78,22 +71,9 @@ ERROR_TABLE: dict[tuple[str, int | str], tuple[type[NotifierError], str]] = {
 }
 
 
-def _lookup(kind: str, number: int) -> tuple[type[NotifierError], str] | None:
+def lookup_error(kind: str, number: int) -> tuple[type[NotifierError], str] | None:
+    """The (error class, reason) row for an exact `(kind, number)` key, else for its class ("4xx"), else None."""
     return ERROR_TABLE.get((kind, number)) or ERROR_TABLE.get((kind, f"{number // 100}xx"))
-
-
-def classify_twilio_error(
-    status: int | None, code: int | None, message: str | None = None, *, retry_after: float | None = None
-) -> NotifierError:
-    """Turn a Twilio HTTP status and error code (both None for a timeout) into a classified error."""
-    if code is not None and code == status:
-        code = None  # the twilio client puts the HTTP status in `code` when the body has none
-    found = (code is not None and ERROR_TABLE.get(("twilio", code))) or (status and _lookup("http", status))
-    if not found:
-        found = ERROR_TABLE[("net", "timeout")] if status is None else (Rejected, "unexpected response")
-    label = str(code) if code is not None else (f"http-{status}" if status else "timeout")
-    cls, reason = found
-    return cls(reason, code=label, retry_after=retry_after, provider_message=message)
 
 
 def classify_smtp_error(code: int | None, message: str | None = None) -> NotifierError:
@@ -101,7 +81,7 @@ def classify_smtp_error(code: int | None, message: str | None = None) -> Notifie
     if code is None or code < 400:
         cls, reason = ERROR_TABLE[("net", "connection")]
         return cls(reason, code="connection", provider_message=message)
-    cls, reason = _lookup("smtp", code) or (Rejected, "unexpected reply")
+    cls, reason = lookup_error("smtp", code) or (Rejected, "unexpected reply")
     return cls(reason, code=f"smtp-{code}", provider_message=message)
 
 

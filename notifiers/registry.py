@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from notifiers.base import Notifier
+from notifiers.smtp_email import SmtpEmailNotifier
+from notifiers.twilio.client import TwilioSmsNotifier
 
 NotifierFactory = Callable[..., Notifier]
 
@@ -40,10 +42,15 @@ class NotifierRegistry:
 
 
 def default_registry() -> NotifierRegistry:
-    """A registry with the production notifiers: Twilio for SMS, SMTP for email."""
-    from notifiers.smtp_email import SmtpEmailNotifier
-    from notifiers.twilio_sms import TwilioSmsNotifier
+    """A registry with the production notifiers: Twilio for SMS, SMTP for email.
 
+    `create(channel, **params)` passes keyword parameters to the notifier's constructor:
+    - "sms" (TwilioSmsNotifier): base_url, account_sid, auth_token, from_number and/or messaging_service_sid,
+      status_callback (absolute URL or None), timeout_seconds;
+    - "email" (SmtpEmailNotifier): host, port, sender, username, password, start_tls, use_tls, tls_context,
+      timeout_seconds.
+    Each class's docstring says what the parameters mean and which setting each comes from.
+    """
     registry = NotifierRegistry()
     registry.register(TwilioSmsNotifier.channel, TwilioSmsNotifier)
     registry.register(SmtpEmailNotifier.channel, SmtpEmailNotifier)

@@ -32,7 +32,13 @@ _UTF8_QP.body_encoding = QP
 
 
 class SmtpEmailNotifier(Notifier):
-    """Sends UTF-8 text email through one SMTP connection, reconnecting when the server drops it."""
+    """Sends UTF-8 text email through one SMTP connection, reconnecting when the server drops it.
+
+    Constructor parameters (keyword-only), as `registry.create("email", **params)` takes them:
+    host, port: the relay (`settings.smtp`); sender: the From address; username, password: SMTP AUTH, if any;
+    start_tls: upgrade with STARTTLS; use_tls: implicit TLS from the start; tls_context: a custom SSL context;
+    timeout_seconds: the bound on each SMTP command. One instance holds one connection: build several for a pool.
+    """
 
     channel: ClassVar[Channel] = Channel.email
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from sandbox.faults import FaultPlan
 from sandbox.signing import SIGNATURE_HEADER, twilio_signature
@@ -157,8 +158,11 @@ class TwilioGateway:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         headers = {SIGNATURE_HEADER: twilio_signature(self.auth_token, url, params),
                    "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1"}
+        # Twilio requests the URL exactly as given and signs that string; aiohttp would re-quote it
+        # (%3A -> :, %2F -> /) and the receiver would check a different URL than the one signed.
         try:
-            async with self._session.post(url, data=urlencode(params), headers=headers) as response:
+            async with self._session.post(URL(url, encoded=True), data=urlencode(params),
+                                          headers=headers) as response:
                 return response.status, await response.text()
         except (aiohttp.ClientError, TimeoutError, OSError):
             self.callbacks_failed += 1

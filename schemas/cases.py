@@ -77,3 +77,14 @@ class Case(Message):
     opened_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     outcome: str | None = None
+
+
+class CaseSnapshot(Message):
+    """A case as it is now, on the compacted cases.state.v1 (keyed by case_id): what every worker reads.
+
+    Either the case itself, or, for the id a report was given at intake before it was merged into another case,
+    the id of that case (`alias_of`).
+    """
+
+    case: Case | None = None
+    alias_of: str | None = None

@@ -1,35 +1,51 @@
-"""The assembled faust application: `faust -A streams.app` or `solidarity worker`."""
+"""The assembled faust application: `faust -A streams.app` or `solidarity worker`. Wiring only.
+
+A report's path: stages.intake -> stages.cases -> stages.alerts -> stages.fanout -> stages.delivery ->
+stages.replies. State every worker needs whole (members, tokens, cases, actions, plans, progress, signatures,
+sessions) is read from compacted topics by each worker itself (streams/replicas.py); the partitioned tables
+(streams/tables.py) are only ever touched by the worker that owns the key.
+"""
 
 from __future__ import annotations
 
-from streams.members import register_members
 from streams.metrics import register_metrics
-from streams.notify import register_notify
-from streams.pipeline import register_pipeline
+from streams.ownership import track_rebalances
 from streams.runtime import Runtime, build_app, declare_topics
 from streams.settings import Settings, get_settings
+from streams.stages.alerts import Alerts
+from streams.stages.cases import CaseFile
+from streams.stages.delivery import Delivery
+from streams.stages.fanout import FanOut
+from streams.stages.intake import Intake
+from streams.stages.replies import Replies
 from streams.tables import declare_tables
-from streams.web.actions import register_action_views
-from streams.web.cases import register_case_views
-from streams.web.health import register_health_views
-from streams.web.reports import register_report_views
+from streams.web.api.actions import register_action_views
+from streams.web.api.cases import register_case_views
+from streams.web.api.health import register_health_views, register_metrics_view
+from streams.web.api.members import register_member_views
+from streams.web.api.reports import register_report_views
+from streams.web.api.webhooks import register_webhook_views
 from streams.web.routes import guard_routes
 from streams.web.ui import register_ui
-from streams.web.webhooks import register_webhook_views
 
 
 def build(settings: Settings | None = None) -> Runtime:
-    """Build the app with every topic, table, agent and view registered."""
+    """Build the app with every topic, table, replicated view, stage and view registered."""
     settings = settings or get_settings()
     rt = Runtime(settings=settings, app=build_app(settings))
     declare_topics(rt)
     declare_tables(rt)
-    register_members(rt)
-    register_pipeline(rt)
-    register_notify(rt)
-    register_metrics(rt)
+    track_rebalances(rt)
+    replica = rt.views.attach(settings)
+    rt.app.task(replica.run)
+    # Delivery first: the alert hook and intake's direct page hand notifications to its deliverer.
+    for stage in (Delivery(rt), Intake(rt), CaseFile(rt), Alerts(rt), FanOut(rt), Replies(rt)):
+        stage.register()
+    metrics = register_metrics(rt)
     register_health_views(rt)
+    register_metrics_view(rt, metrics)
     register_report_views(rt)
+    register_member_views(rt)
     # Action routes first: /cases/{id}/actions must win over the generic /cases/{id}/{verb}.
     register_action_views(rt)
     register_case_views(rt)

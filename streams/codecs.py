@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -63,6 +64,29 @@ class PydanticCodec(codecs.Codec):
         # Raised outside the handler so the original (which quotes the input) is neither cause nor context of
         # what faust wraps and logs.
         raise error from None
+
+
+class TableKeyCodec(codecs.Codec):
+    """Table keys as their plain UTF-8 bytes, like the keys of our topics.
+
+    faust writes str table keys to changelogs as JSON (`"act:..."`, with the quotes), and the producer hashes
+    those bytes: a key then lands on another changelog partition than the topic partition its agent consumes,
+    so after a rebalance a worker recovered other workers' ledger entries and not its own. Plain bytes hash
+    alike. Keys written as JSON by earlier versions still decode.
+    """
+
+    def _dumps(self, obj: Any) -> bytes:
+        return obj.encode("utf-8") if isinstance(obj, str) else bytes(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        if len(s) >= 2 and s[:1] == b'"' and s[-1:] == b'"':
+            return json.loads(s)
+        return s.decode("utf-8")
+
+
+TABLE_KEY = "solidarity-table-key"
+if TABLE_KEY not in codecs.codecs:
+    codecs.register(TABLE_KEY, TableKeyCodec())
 
 
 def codec_name(model: type[BaseModel]) -> str:

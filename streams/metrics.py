@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-from faust.web import View
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from schemas.base import utcnow
 from schemas.cases import Case, CaseEvent
-from schemas.vocab import TokenRole
-from streams.plans import progress
+from streams.ownership import Ownership
 from streams.runtime import Runtime
-from streams.web.common import ApiError, authenticate, error_response
+from streams.stages.delivery.progress import progress
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 FANOUT_BUCKETS = (1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0)
 
 
 class CasesCollector:
-    """Cases held by this worker, by urgency and status, counted at scrape time."""
+    """Cases by urgency and status (every worker reads them all), counted at scrape time."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     def collect(self):
         """One gauge sample per (urgency, status)."""
-        family = GaugeMetricFamily("solidarity_cases", "Cases by urgency and status (this worker's partitions).",
+        family = GaugeMetricFamily("solidarity_cases", "Cases by urgency and status.",
                                    labels=["urgency", "status"])
         counts: dict[tuple[str, str], int] = {}
-        for case in self.rt.tables.cases.values():
+        for case in self.rt.views.cases.values():
             key = (case.urgency.value, case.status.value)
             counts[key] = counts.get(key, 0) + 1
         for (urgency, status), n in sorted(counts.items()):
@@ -57,6 +54,7 @@ class Metrics:
         self._alerted: set[str] = set()
         self._pending: set[str] = set()
         self._finished: set[str] = set()
+        self._owner: Ownership | None = None
 
     def observe_alert(self, rt: Runtime, after: Case) -> None:
         """Record the intake-to-alert time the first time a case has been alerted."""
@@ -68,8 +66,12 @@ class Metrics:
 
     def observe_fanouts(self, rt: Runtime) -> None:
         """Record the duration of each call to action that finished since it was first seen unfinished."""
-        for action in rt.tables.actions.values():
-            if action.action_id in self._finished:
+        owner = self._owner or Ownership(rt, rt.tables.action_stats)
+        self._owner = owner
+        active = owner.active()
+        for action in rt.views.actions.values():
+            # Each action is timed by the worker that owns it, so the workers' histograms add up.
+            if action.action_id in self._finished or not owner.owns(action.action_id, active):
                 continue
             if not progress(rt, action.action_id)["finished"]:
                 self._pending.add(action.action_id)
@@ -82,7 +84,7 @@ class Metrics:
 
 
 def register_metrics(rt: Runtime) -> Metrics:
-    """Create the metrics, expose them as rt.hooks.metrics, hook case changes, and serve GET /metrics."""
+    """Create the metrics, expose them as rt.hooks.metrics and hook case changes (GET /metrics is in web/api/health.py)."""
     metrics = Metrics(rt)
     rt.hooks.metrics = metrics
 
@@ -96,21 +98,5 @@ def register_metrics(rt: Runtime) -> Metrics:
     async def observe_fanouts() -> None:
         """Time calls to action as they finish."""
         metrics.observe_fanouts(rt)
-
-    @rt.app.page("/metrics")
-    class Exposition(View):
-        """Prometheus text exposition."""
-
-        async def get(self, request: web.Request) -> web.Response:
-            """Every metric in the Prometheus text format (a `metrics` bearer token is required)."""
-            try:
-                authenticate(rt, request, TokenRole.metrics)
-            except ApiError as exc:
-                return error_response(exc.status, exc.problems, headers={"WWW-Authenticate": 'Bearer realm="solidarity"'})
-            try:
-                body = generate_latest(metrics.registry)
-            except Exception:  # noqa: BLE001 - a table mid-rebalance: answer 503, never 500
-                return web.Response(status=503, text="metrics temporarily unavailable\n")
-            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return metrics

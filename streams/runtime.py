@@ -5,24 +5,54 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import faust
 
 from streams import codecs
 from streams import topics as catalogue
+from streams.replicas import Views
 from streams.settings import Settings
 
 if TYPE_CHECKING:  # types only: these modules import this one
     from agents.ratelimit import RateLimiter
-    from streams.delivery import Deliverer
     from streams.metrics import Metrics
-    from streams.pipeline import DedupIndex
-    from streams.web.ui.live import Broadcaster
+    from streams.stages.delivery.engine import Deliverer
+    from streams.stages.intake import DedupIndex
+    from streams.tables import Tables
 
 
 CaseHook = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+@dataclass
+class Topics:
+    """Every catalogue topic, by the name the code uses (built from streams/topics.py, so none can be missing)."""
+
+    reports_submitted: faust.TopicT
+    reports_dlq: faust.TopicT
+    cases_events: faust.TopicT
+    cases_index: faust.TopicT
+    cases_state: faust.TopicT
+    members: faust.TopicT
+    auth_tokens: faust.TopicT
+    auth_sessions: faust.TopicT
+    actions_approved: faust.TopicT
+    actions_plans: faust.TopicT
+    actions_progress: faust.TopicT
+    actions_signatures: faust.TopicT
+    notifications_priority: faust.TopicT
+    notifications_bulk: faust.TopicT
+    notifications_retry: faust.TopicT
+    notifications_status: faust.TopicT
+    notifications_dlq: faust.TopicT
+    replies_received: faust.TopicT
+    audit_log: faust.TopicT
+
+
+def attribute(spec: catalogue.TopicSpec) -> str:
+    """The Topics field of a catalogue topic: `cases.events.v1` -> `cases_events`."""
+    return spec.name.split(".v")[0].replace(".", "_")
 
 
 @dataclass
@@ -31,23 +61,23 @@ class Hooks:
 
     case_hooks: list[CaseHook] = field(default_factory=list)  # run after every applied case event, in order
     alert_times: dict[str, datetime] = field(default_factory=dict)  # case_id -> when its first alert was queued
-    oncall_ids: set[str] | None = None  # the on-call roster, kept by the members agent
-    deliverer: Deliverer | None = None  # set by streams.notify
-    page_now: Callable[..., Awaitable[None]] | None = None  # intake's direct page, set by streams.notify
-    dedup_index: DedupIndex | None = None  # set by streams.pipeline; read by intake's page check
+    deliverer: Deliverer | None = None  # set by streams.stages.delivery
+    page_now: Callable[..., Awaitable[None]] | None = None  # intake's direct page, set by streams.stages.alerts
+    dedup_index: DedupIndex | None = None  # set by streams.stages.intake; read by intake's page check
     metrics: Metrics | None = None  # set by streams.metrics
-    ui_broadcaster: Broadcaster | None = None  # live dashboard updates, set by streams.web.ui
-    report_limiter: RateLimiter | None = None  # per-token intake limit, made on first use by streams.web.reports
+    report_limiter: RateLimiter | None = None  # per-token intake limit, made on first use by services.reports
+    rebalanced_at: float = 0.0  # time.monotonic() when the last rebalance completed
 
 
 @dataclass
 class Runtime:
-    """Everything the agents and views share: settings, app, topics, tables and the hooks between parts."""
+    """Everything the agents and views share: settings, app, topics, tables, replicated views and hooks."""
 
     settings: Settings
     app: faust.App
-    topics: SimpleNamespace = field(default_factory=SimpleNamespace)
-    tables: SimpleNamespace = field(default_factory=SimpleNamespace)
+    topics: Topics = None  # type: ignore[assignment]  # set by declare_topics
+    tables: Tables = None  # type: ignore[assignment]  # set by streams.tables.declare_tables
+    views: Views = field(default_factory=Views)
     hooks: Hooks = field(default_factory=Hooks)
 
     def topic_name(self, spec: catalogue.TopicSpec) -> str:
@@ -80,8 +110,8 @@ def build_app(settings: Settings) -> faust.App:
         autodiscover=False,
         broker_commit_every=100,
         # A killed worker's group membership must lapse quickly, or its replacement waits a minute to start.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
+        broker_session_timeout=settings.kafka.session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka.session_timeout_seconds / 4,
         broker_commit_interval=0.5,
         producer_linger=0.005,
         stream_buffer_maxsize=4096,
@@ -93,8 +123,8 @@ def build_app(settings: Settings) -> faust.App:
 
 def declare_topics(rt: Runtime) -> None:
     """Declare every catalogue topic on the app (faust creates missing ones with our config)."""
+    made = {}
     for spec in catalogue.CATALOGUE:
-        attr = spec.name.split(".v")[0].replace(".", "_")
         # Intake stays raw bytes so the validating agent can dead-letter what does not parse.
         serializer = codecs.register(spec.model) if spec.model is not None else "raw"
         topic = rt.app.topic(
@@ -102,4 +132,5 @@ def declare_topics(rt: Runtime) -> None:
             partitions=rt.settings.kafka.partitions, internal=True, compacting=spec.compacted,
             deleting=not spec.compacted, retention=(spec.retention_ms / 1000 if spec.retention_ms else None),
         )
-        setattr(rt.topics, attr, topic)
+        made[attribute(spec)] = topic
+    rt.topics = Topics(**made)

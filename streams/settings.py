@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +27,9 @@ class KafkaSettings(_Frozen):
     standby_replicas: int = Field(1, ge=0, description=(
         "Standby copies of each table partition kept warm on other workers, so a worker taking over after a "
         "crash need not rebuild the table from its changelog first (no effect with one worker)."))
+    session_timeout_seconds: float = Field(8.0, ge=6.0, le=60.0, description=(
+        "How long a silent worker keeps its partitions: after a crash the others take them over this long "
+        "later (Kafka's minimum is 6 s; a busier machine needs more to avoid needless rebalances)."))
 
 
 class WebSettings(_Frozen):
@@ -163,8 +167,6 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Build the settings once from the environment; KAFKA_BOOTSTRAP_SERVERS overrides the broker."""
-    import os
-
     settings = Settings()
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if external:

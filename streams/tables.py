@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from schemas.actions import CallToAction
-from schemas.audit import TokenRecord
 from schemas.cases import Case
+from streams import codecs, stores
 from streams.runtime import Runtime
 
 M = TypeVar("M", bound=BaseModel)
@@ -62,38 +62,53 @@ class ModelTable(Generic[M]):
         return self.table.name
 
 
-def declare_tables(rt: Runtime) -> None:
+@dataclass
+class Tables:
+    """The partitioned state: each worker holds the partitions it owns (and standby copies of others).
+
+    Only the agent that owns a key reads or writes it (or a timer, for keys of partitions this worker owns
+    actively: see streams/ownership.py). State any worker must read is in streams/replicas.py instead.
+    """
+
+    cases: ModelTable[Case]  # case_id -> case, folded by the case agent
+    case_notices: Any  # case_id -> when the on-call was last paged or updated about it
+    dedup_index: Any  # country|incident_type|case_id -> open case summary, kept by the intake agents
+    ledger: Any  # idempotency key -> delivery state: the exactly-once record
+    action_stats: Any  # action_id -> the fan-out's own record of its plan (counts, started, planned, failed)
+    early_receipts: Any  # idempotency key -> a receipt that came before the send was recorded
+    sid_index: Any  # provider message id -> idempotency key, for this worker's recovery claims
+    replies_seen: Any  # MessageSid -> when it was handled (Twilio retries a webhook): in the replies agent
+    auto_replies: Any  # phone -> times of recent automatic replies (3 an hour at most)
+
+
+def declare_tables(rt: Runtime) -> Tables:
     """Declare every table on the app."""
     app, parts = rt.app, rt.settings.kafka.partitions
 
     def table(name: str, help: str, **kw):
         return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, **kw)
 
-    tb = rt.tables
-    # Read by agents of other topics (fan-out reads cases): lookups must search every local partition.
-    tb.cases_raw = table("cases", "Case state by case_id.", use_partitioner=True)
-    tb.cases = ModelTable(tb.cases_raw, Case)
-    tb.case_aliases = table("case_aliases", "Case id given at intake -> case the report was merged into.",
-                            use_partitioner=True)
-    tb.dedup_index = table("dedup_index", "Open cases by country|incident_type|case_id, for duplicate detection.")
-    tb.tokens = ModelTable(table("tokens", "API tokens by SHA-256 hash.", use_partitioner=True), TokenRecord)
-
     def keyed(name: str, help: str):
-        # Written from batches and from streams keyed otherwise: the changelog partition follows the table
-        # key, and the store is memory (rebuilt from the compacted changelog at start-up), because the
-        # RocksDB store can only be written inside a single-event context.
-        return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, use_partitioner=True,
-                         store="memory://local")
+        # Written from batches and timers as well as single events: the changelog partition follows the table
+        # key, hashed from the same bytes as the topic keyed alike (see codecs.TableKeyCodec), so the worker
+        # that consumes a key's topic partition owns its table row. The store is memory (rebuilt from the
+        # compacted changelog at start-up), because the RocksDB store can only be written inside a
+        # single-event context.
+        made = app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, use_partitioner=True,
+                         store=f"{stores.SCHEME}://local")
+        made.key_serializer = codecs.TABLE_KEY
+        made.changelog_topic = made._new_changelog_topic()  # faust made one with the JSON key serializer
+        return made
 
-    tb.ledger = keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record.")
-    tb.actions = ModelTable(keyed("actions", "Approved calls to action by action_id."), CallToAction)
-    tb.action_plans = keyed("action_plans", "action_id:slice -> {member_id: [channel, ...]}: the audience as planned.")
-    tb.action_stats = keyed("action_stats", "Per-action counts: targeted, queued, sent, delivered, failed, ...")
-    tb.early_receipts = keyed("early_receipts", "Receipts that arrived before the sid was recorded.")
-    tb.sid_index = keyed("sid_index", "Provider message id -> idempotency key, for status callbacks.")
-    tb.signatures = keyed("signatures", "action_id|member_id -> signature.")
-    tb.latest_action = keyed("latest_action", "member_id -> the latest call to action sent to them.")
-    tb.case_notices = keyed("case_notices", "case_id -> when the on-call was last paged or updated about it.")
-    tb.intake_keys = keyed("intake_keys", "sha256(token id, Idempotency-Key) -> the ids given to that report.")
-    tb.webhook_seen = keyed("webhook_seen", "MessageSid (+status) already handled: repeats are ignored.")
-    tb.auto_replies = keyed("auto_replies", "phone -> times of recent automatic replies (max 3 an hour).")
+    rt.tables = Tables(
+        cases=ModelTable(keyed("cases", "Case state by case_id."), Case),
+        case_notices=keyed("case_notices", "case_id -> when the on-call was last paged or updated about it."),
+        dedup_index=table("dedup_index", "Open cases by country|incident_type|case_id, for duplicate detection."),
+        ledger=keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record."),
+        action_stats=keyed("action_stats", "Per-action plan record: targeted, queued, slices, planned, failed."),
+        early_receipts=keyed("early_receipts", "Receipts that arrived before the send was recorded, by key."),
+        sid_index=keyed("sid_index", "Provider message id -> idempotency key."),
+        replies_seen=keyed("replies_seen", "MessageSid already handled: a repeated webhook is ignored."),
+        auto_replies=keyed("auto_replies", "phone -> times of recent automatic replies (max 3 an hour)."),
+    )
+    return rt.tables

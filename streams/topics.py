@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from schemas.actions import CallToAction
 from schemas.audit import AuditEntry, TokenRecord
-from schemas.cases import CaseEvent
+from schemas.cases import CaseEvent, CaseSnapshot
 from schemas.deadletters import DeadLetter
 from schemas.members import Member
 from schemas.notifications import DeliveryStatus, Notification
@@ -89,12 +89,25 @@ NOTIFY_DLQ = TopicSpec("notifications.dlq.v1", "Notifications that failed for go
                        key="idempotency_key", retention_ms=90 * DAY_MS)
 REPLIES = TopicSpec("replies.received.v1", "Inbound SMS replies, keyed by sender.", InboundReply,
                     key="sender phone", retention_ms=30 * DAY_MS)
+# State every worker holds by reading these compacted topics itself (streams/replicas.py): with several workers
+# a lookup must never read a partitioned table for a key another worker owns.
+CASE_STATE = TopicSpec("cases.state.v1", "Each case as it is now (or the case a merged report's id points to).",
+                       CaseSnapshot, compacted=True, key="case_id", retention_ms=FOREVER)
+ACTION_PLANS = TopicSpec("actions.plans.v1", "Each call to action's audience as planned, in slices of 2,000 members.",
+                         compacted=True, key="action_id:slice", retention_ms=FOREVER)
+ACTION_PROGRESS = TopicSpec("actions.progress.v1", "Per-action plan counts, and delivery counts per ledger partition.",
+                            compacted=True, key="action_id or action_id|partition", retention_ms=FOREVER)
+SIGNATURES = TopicSpec("actions.signatures.v1", "Signatures of calls to action (organisation, country, time).",
+                       compacted=True, key="action_id|member_id", retention_ms=FOREVER)
+SESSIONS = TopicSpec("auth.sessions.v1", "Dashboard sessions by hash of their id (a tombstone ends one).",
+                     compacted=True, key="sha256(session id)", retention_ms=FOREVER)
 AUDIT = TopicSpec("audit.log.v1", "Audit trail of secretariat and system actions.", AuditEntry,
                   key="none", retention_ms=365 * DAY_MS)
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     REPORTS_SUBMITTED, REPORTS_DLQ, CASE_EVENTS, CASE_INDEX, MEMBERS, TOKENS, ACTIONS,
-    NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_RETRY, NOTIFY_STATUS, NOTIFY_DLQ, REPLIES, AUDIT,
+    NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_RETRY, NOTIFY_STATUS, NOTIFY_DLQ, REPLIES, CASE_STATE, ACTION_PLANS,
+    ACTION_PROGRESS, SIGNATURES, SESSIONS, AUDIT,
 )
 
 

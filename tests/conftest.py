@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.harness import Stack, bootstrap, broker_up
+from testing.stack import Stack, bootstrap, broker_up
 
 
 def require_service(up: bool, what: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from tests.harness import ROOT
+from testing.stack import ROOT
 
 MEMBERS_CSV = ROOT / "deploy" / "demo" / "members.csv"
 SIGN_WORDS = {"en": "SIGN", "es": "FIRMO", "fr": "SIGNE", "pt": "ASSINO", "ar": "أوقع"}

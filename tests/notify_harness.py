@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.harness import ROOT, Http, Stack, free_port, wait_for
+from testing.stack import ROOT, Http, Stack, free_port, wait_for
 
 ACCOUNT_SID = "ACtest0000000000000000000000000000"
 AUTH_TOKEN = "test-auth-token-not-secret"
@@ -73,7 +73,13 @@ def notify_stack(tmp: Path, faults: dict | None = None, rate: float = 1000.0,
     """A sandbox and a worker wired to it (not started yet: call stack.start())."""
     stack = Stack(tmp)
     sandbox = Sandbox(tmp, stack.port, faults)
-    stack.env.update({
+    stack.env.update({**sandbox_env(sandbox, rate), **(extra_env or {})})
+    return stack, sandbox
+
+
+def sandbox_env(sandbox: Sandbox, rate: float = 1000.0) -> dict:
+    """The worker settings that send SMS and email through `sandbox`, at `rate` per second, with short back-offs."""
+    return {
         "SOLIDARITY_TWILIO__BASE_URL": sandbox.url, "SOLIDARITY_TWILIO__ACCOUNT_SID": ACCOUNT_SID,
         "SOLIDARITY_TWILIO__AUTH_TOKEN": AUTH_TOKEN, "SOLIDARITY_TWILIO__FROM_NUMBER": FROM,
         "SOLIDARITY_TWILIO__TIMEOUT_SECONDS": "2",
@@ -84,9 +90,7 @@ def notify_stack(tmp: Path, faults: dict | None = None, rate: float = 1000.0,
         "SOLIDARITY_DELIVERY__BACKOFF_MAX_SECONDS": "2",
         "SOLIDARITY_DELIVERY__MAX_ATTEMPTS": "8",
         "SOLIDARITY_DELIVERY__RECONCILE_AFTER_SECONDS": "5",
-        **(extra_env or {}),
-    })
-    return stack, sandbox
+    }
 
 
 def start_world(tmp: Path, faults: dict | None = None, rate: float = 1000.0,

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from streams.admin import KafkaUnavailable, ensure_topics, producer
     from streams.commands._io import InputError, print_problems, read_json_arg
     from streams.settings import get_settings
-    from streams.submission import build_submission, receipt
+    from streams.services.reports import build_submission, receipt
 
     settings = get_settings()
     try:

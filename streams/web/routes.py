@@ -14,8 +14,9 @@ from aiohttp import web
 
 from schemas.vocab import TokenRole
 from streams.runtime import Runtime
-from streams.web.common import ApiError, authenticate, error_response
-from streams.web.webhooks import signed_form
+from streams.services.errors import ServiceError
+from streams.web.api.common import authenticate, error_response
+from streams.web.api.webhooks import signed_form
 
 
 class Audience(StrEnum):
@@ -79,7 +80,7 @@ def canonical(request: web.Request) -> str | None:
     return resource.canonical if resource is not None else None
 
 
-def guard_routes(rt: Runtime, session_of: Callable[[web.Request], object | None]) -> None:
+def guard_routes(rt: Runtime, session_of: Callable[[web.Request], Awaitable[object | None]]) -> None:
     """Close faust's built-in pages and check every request against the inventory before its view runs."""
     web_ = rt.app.web
     # faust mounts a status page at "/" whenever its statistics pages are off; no setting turns it off.
@@ -107,7 +108,7 @@ async def refuse(rt: Runtime, session_of, audience: Audience, request: web.Reque
             return web.Response(status=403, text="invalid X-Twilio-Signature\n")
         return None
     if audience is Audience.secretariat and request.path.startswith("/dashboard"):
-        if session_of(request) is not None:
+        if await session_of(request) is not None:
             return None
         if request.method == "GET" and canonical(request) in BROWSER_PAGES:
             return web.HTTPSeeOther(location="/dashboard/login")
@@ -115,8 +116,8 @@ async def refuse(rt: Runtime, session_of, audience: Audience, request: web.Reque
     role = {Audience.reporter: TokenRole.reporter, Audience.secretariat: TokenRole.secretariat,
             Audience.metrics: TokenRole.metrics}[audience]
     try:
-        authenticate(rt, request, role)
-    except ApiError as exc:
+        await authenticate(rt, request, role)
+    except ServiceError as exc:
         headers = {"WWW-Authenticate": 'Bearer realm="solidarity"'} if exc.status == 401 else None
         return error_response(exc.status, exc.problems, headers=headers)
     return None

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import login
-from tests.harness import wait_case, wait_for
+from testing.stack import wait_case, wait_for
 from tests.samples import report
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.harness import ROOT, Stack, wait_for
+from testing.stack import ROOT, Stack, wait_for
 from tests.samples import named, unique_name
 
 SCRIPT = ROOT / "deploy" / "kafka" / "broker.py"

@@ -8,7 +8,7 @@ import pytest
 
 from schemas.deadletters import DeadLetter
 from streams import topics
-from tests.harness import wait_case, wait_for
+from testing.stack import wait_case, wait_for
 from tests.samples import named, unique_name
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 from streams.admin import read_all
 from streams.settings import KafkaSettings, Settings
 from streams.topics import NOTIFY_DLQ
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.members_data import demo_members, eligible
 from tests.notify_harness import start_world
 from tests.samples import report

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.members_data import SIGN_WORDS, TEMPLATE_MARKERS, demo_members, eligible
 from tests.notify_harness import start_world
 from tests.samples import named, report, unique_name

@@ -17,7 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 from tests.conftest import require_service
-from tests.harness import ROOT, wait_for
+from testing.stack import ROOT, wait_for
 
 SCRIPT = ROOT / "deploy" / "kafka" / "broker.py"
 spec = importlib.util.spec_from_file_location("broker_script_cluster", SCRIPT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.members_csv import parse_csv
-from tests.harness import wait_for
+from testing.stack import wait_for
 
 DEMO = Path(__file__).resolve().parent.parent.parent / "deploy" / "demo" / "members.csv"
 HEAD = "member_id,organization,contact_name,phone,email,language,country,working_groups,channels,roles"

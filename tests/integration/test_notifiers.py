@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -14,8 +15,11 @@ from notifiers.errors import (
 )
 from notifiers.registry import NotifierRegistry, default_registry
 from notifiers.smtp_email import SmtpEmailNotifier
-from notifiers.twilio_sms import TwilioSmsNotifier
+from notifiers.twilio.client import TwilioSmsNotifier
+from notifiers.twilio.receipts import parse_receipt
+from notifiers.twilio.signature import valid_signature
 from sandbox.smtp_sink import SmtpSink
+from schemas.notifications import DeliveryState
 from tests.integration.sandbox_fixtures import (  # noqa: F401  (fixtures are used by name)
     Device, clean_sandbox, eventually, localhost_only, receiver, sandbox,
 )
@@ -50,6 +54,24 @@ async def test_member_gets_exactly_one_sms_in_arabic_counted_in_segments(sandbox
     assert (record.sid, record.body, result.segments) == (result.provider_id, ARABIC, 2)
     assert len(Device(sandbox, ANA).received()) == 1
     await eventually(lambda: [c.form["MessageStatus"] for c in receiver.at("/sms/status")] == ["sent", "delivered"])
+
+
+async def test_receipts_carry_the_notification_key_in_a_signed_callback_url(sandbox, receiver, sms):
+    key = "act:a1/b+c:m 7:sms"  # slash, plus and space must survive quoting and the signature
+    sent = await sms.send(ANA, "Urgent: sign the letter", key=key)
+    calls = await eventually(lambda: len(receiver.at("/sms/status")) == 2 and receiver.at("/sms/status"))
+    receipts = [parse_receipt(c.form, dict(parse_qsl(urlsplit(c.url).query))) for c in calls]
+    assert [(r.sid, r.key, r.state) for r in receipts] == [
+        (sent.provider_id, key, None), (sent.provider_id, key, DeliveryState.delivered)]
+    assert all(valid_signature(c.url, c.form, c.signature, sandbox.auth_token) for c in calls)
+    forged = calls[0].url.replace("key=act", "key=alert")
+    assert not valid_signature(forged, calls[0].form, calls[0].signature, sandbox.auth_token)
+
+
+async def test_without_a_key_the_status_callback_is_the_configured_one(receiver, sms):
+    await sms.send(ANA, "hi")
+    calls = await eventually(lambda: len(receiver.at("/sms/status")) == 2 and receiver.at("/sms/status"))
+    assert {c.url for c in calls} == {receiver.url("/sms/status")}
 
 
 async def test_lookup_finds_what_was_already_sent(sms):

@@ -9,7 +9,7 @@ import httpx
 from schemas.deadletters import DeadLetter
 from streams import topics
 from streams.admin import producer
-from tests.harness import wait_case, wait_for
+from testing.stack import wait_case, wait_for
 from tests.samples import envelope, named, report, unique_name
 
 UNIQUE, DUPLICATES, API_INVALID, KAFKA_INVALID = 300, 50, 75, 75

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import wait_case
+from testing.stack import wait_case
 from tests.samples import named, unique_name
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import wait_case
+from testing.stack import wait_case
 from tests.samples import named, unique_name
 
 

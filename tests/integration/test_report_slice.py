@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.samples import report
 
 

@@ -76,6 +76,14 @@ async def test_undelivered_fault_ends_with_error_code(sandbox, receiver, twilio_
     assert (final.form["MessageStatus"], final.form["ErrorCode"]) == ("undelivered", "30003")
 
 
+async def test_per_message_status_callback_is_requested_and_signed_exactly_as_given(sandbox, receiver, twilio_async):
+    url = receiver.url("/s") + "?key=act%3Aa1%2Fb%2Bc%3Asms&n=1"  # Twilio does not re-quote the URL it signs
+    await twilio_async.messages.create_async(to=ANA, from_=SENDER, body="hi", status_callback=url)
+    calls = await eventually(lambda: len(receiver.at("/s")) == 2 and receiver.at("/s"))
+    assert [c.url for c in calls] == [url, url]
+    assert all(c.valid(sandbox.auth_token) for c in calls)
+
+
 async def _post_faults(sandbox, faults: dict) -> dict:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{sandbox.http_url}/sandbox/faults", json=faults) as response:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.samples import unique_name
 
 pytestmark = pytest.mark.kafka

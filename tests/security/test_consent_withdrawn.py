@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.members_data import demo_members, eligible
 from tests.notify_harness import start_world
 from tests.samples import named, unique_name

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from tests.harness import Stack
+from testing.stack import Stack
 
 
 def csrf_of(html: str) -> str:

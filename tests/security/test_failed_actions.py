@@ -8,7 +8,7 @@ import json
 from schemas.actions import Audience, CallToAction
 from streams import topics
 from streams.admin import producer
-from tests.harness import wait_for
+from testing.stack import wait_for
 
 
 def test_an_action_whose_fan_out_fails_says_so_and_is_dead_lettered(stack, secretariat_token):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from streams import topics
-from tests.harness import Stack
+from testing.stack import Stack
 from tests.integration.test_ui_security import csrf_of, report_form
 from tests.samples import named, unique_name
 

@@ -3,7 +3,7 @@ report; the same key with another report is refused, naming the header."""
 
 from __future__ import annotations
 
-from tests.harness import wait_for
+from testing.stack import wait_for
 from tests.samples import named, unique_name
 
 

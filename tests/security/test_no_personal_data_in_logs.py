@@ -13,7 +13,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from streams import topics
-from tests.harness import bootstrap, wait_for
+from testing.stack import bootstrap, wait_for
 
 pytestmark = pytest.mark.kafka
 

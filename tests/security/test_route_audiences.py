@@ -12,7 +12,7 @@ import pytest
 from streams.app import build
 from streams.settings import Settings
 from streams.web.routes import BROWSER_PAGES, ROUTES, Audience
-from tests.harness import wait_for
+from testing.stack import wait_for
 
 FILL = {"case_id": "case_0000", "verb": "verify", "action_id": "act_0000", "member_id": "m0001", "name": "ui.css"}
 

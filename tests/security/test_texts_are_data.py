@@ -15,10 +15,13 @@ from agents.fanout import fan_out_action
 from agents.texts import fill, render_text
 from schemas.actions import Audience, CallToAction
 from schemas.vocab import CaseStatus
-from streams.web.actions import approve_action
-from streams.web.common import ApiError
-from tests.harness import ROOT, wait_for
+from schemas.cases import CaseSnapshot
+from streams.replicas import Views
+from streams.services.actions import approve_action
+from streams.services.errors import ServiceError
+from testing.stack import ROOT, wait_for
 from tests.samples import report
+from tests.stubs import put
 from tests.unit.test_fanout import make_case, member
 
 RCE = "pid {{ cycler.__init__.__globals__.os.getpid() }}"
@@ -43,14 +46,16 @@ class Published:
 def runtime() -> SimpleNamespace:
     """What approve_action reads: one verified case, one member, and the approvals topic."""
     case = make_case().model_copy(update={"status": CaseStatus.verified})
-    tables = SimpleNamespace(cases={case.case_id: case}, case_aliases={}, members={"a": member("a", "en")})
-    return SimpleNamespace(tables=tables, topics=SimpleNamespace(actions_approved=Published()))
+    views = Views()
+    put(views.cases, case.case_id, CaseSnapshot(case=case))
+    put(views.members, "a", member("a", "en"))
+    return SimpleNamespace(views=views, topics=SimpleNamespace(actions_approved=Published()))
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_approval_refuses_a_template_payload_naming_the_field(payload):
     rt = runtime()
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(ServiceError) as refused:
         asyncio.run(approve_action(rt, "case_1", {"kind": "petition", "messages": {"en": payload}}, "desk"))
     assert refused.value.status == 422
     [problem] = refused.value.problems

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT
+from testing.stack import ROOT
 
 
 @pytest.fixture()
@@ -69,7 +69,7 @@ def test_a_bad_command_line_is_refused_with_usage(broker, args, capsys):
 
 
 def test_cluster_nodes_get_their_own_ports_directories_and_one_quorum(broker, tmp_path, monkeypatch):
-    monkeypatch.setattr(broker, "CLUSTER", tmp_path / "cluster")
+    monkeypatch.setattr(broker.cluster, "CLUSTER", tmp_path / "cluster")
     nodes = broker.cluster_nodes()
     for node in nodes:
         node.home.mkdir(parents=True)
@@ -92,7 +92,7 @@ def test_cluster_nodes_get_their_own_ports_directories_and_one_quorum(broker, tm
 
 
 def test_a_reformatted_node_rejoins_with_the_cluster_id_the_others_hold(broker, tmp_path, monkeypatch):
-    monkeypatch.setattr(broker, "CLUSTER", tmp_path / "cluster")
+    monkeypatch.setattr(broker.cluster, "CLUSTER", tmp_path / "cluster")
     first, second, _ = broker.cluster_nodes()
     first.data.mkdir(parents=True)
     (first.data / "meta.properties").write_text("version=1\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\nnode.id=1\n")

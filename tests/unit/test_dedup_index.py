@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from agents.duplicates import CaseSummary
 from agents.intake import index_dump
-from streams.pipeline import DedupIndex
+from streams.stages.intake import DedupIndex
 
 AT = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 

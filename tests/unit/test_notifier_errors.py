@@ -6,8 +6,9 @@ import pytest
 
 from notifiers.errors import (
     InvalidRecipient, NotifierError, ProviderUnavailable, RecipientOptedOut, Rejected, TemporaryFailure,
-    Throttled, classify_smtp_error, classify_twilio_error,
+    Throttled, classify_smtp_error,
 )
+from notifiers.twilio.errors import INVALID_NUMBER_CODES, classify_twilio_error
 
 TWILIO = [
     # (http status, twilio code, class, retryable, code)
@@ -56,3 +57,11 @@ def test_smtp_errors(smtp_code, cls, retryable, code):
 
 def test_retry_after_is_carried():
     assert classify_twilio_error(429, 20429, None, retry_after=2.5).retry_after == 2.5
+
+
+def test_invalid_number_codes_are_the_invalid_recipient_labels_that_blame_the_number():
+    assert INVALID_NUMBER_CODES == {"21211", "21614"}
+    for label in INVALID_NUMBER_CODES:
+        error = classify_twilio_error(400, int(label))
+        assert type(error) is InvalidRecipient and error.code in INVALID_NUMBER_CODES
+    assert classify_twilio_error(400, 21612).code not in INVALID_NUMBER_CODES  # unreachable now, not a bad number

@@ -6,27 +6,31 @@ from __future__ import annotations
 from schemas.actions import Audience, CallToAction
 from schemas.notifications import DeliveryState
 from schemas.vocab import Channel
-from streams.delivery import Deliverer
-from streams.plans import PlanSweeper, progress, record_plan
-from tests.stubs import StubSms, runtime
+from streams.stages.delivery.engine import Deliverer
+from schemas.cases import CaseSnapshot
+from streams.stages.delivery.plans import PlanSweeper, record_plan
+from streams.stages.delivery.progress import ProgressCounter, progress
+from tests.stubs import StubSms, put, runtime
 from tests.unit.test_fanout import make_case, member
 
 PHONES = {"m1": "+525512345671", "m2": "+525512345672", "m3": "+525512345673", "m4": "+525512345674"}
 
 
-def world():
+async def world():
     rt = runtime()
     case = make_case()
-    rt.tables.cases[case.case_id] = case
+    put(rt.views.cases, case.case_id, CaseSnapshot(case=case))
     members = [member(mid, channels=("sms",)).model_copy(update={"phone": phone}) for mid, phone in PHONES.items()]
     for m in members:
-        rt.tables.members[m.member_id] = m
+        put(rt.views.members, m.member_id, m)
     action = CallToAction(action_id="act_1", case_id=case.case_id, reference=case.reference, kind="petition",
                           audience=Audience(), messages={"es": "Firme la petición {reference}."},
                           channels=[Channel.sms], approved_by="test")
-    rt.tables.actions[action.action_id] = action
-    stats = record_plan(rt, action, members)
-    rt.tables.action_stats[action.action_id] = {**stats, "planned_at": "2026-12-01T10:00:00+00:00"}
+    put(rt.views.actions, action.action_id, action)
+    _, stats = await record_plan(rt, action, members)
+    stats = {**stats, "planned_at": "2026-12-01T10:00:00+00:00"}
+    rt.tables.action_stats[action.action_id] = stats
+    put(rt.views.progress, action.action_id, stats)
     stub = StubSms([])
     deliverer = Deliverer(rt)
     deliverer._notifiers[Channel.sms] = [stub]
@@ -36,7 +40,7 @@ def world():
 
 async def test_planned_notifications_that_never_reached_the_ledger_are_delivered_once():
     # As after offsets committed past events still in a take buffer: m1 went out, m2..m4 were never seen.
-    rt, action, deliverer, stub = world()
+    rt, action, deliverer, stub = await world()
     rt.tables.ledger["act:act_1:m1:sms"] = {"state": "delivered", "provider_id": "SMold", "action_id": "act_1",
                                             "settled_at": "2026-12-01T10:00:01+00:00"}
     sweeper = PlanSweeper(rt, deliverer)
@@ -47,9 +51,9 @@ async def test_planned_notifications_that_never_reached_the_ledger_are_delivered
 
 
 async def test_members_who_opted_out_or_left_after_the_plan_end_final_and_the_action_finishes():
-    rt, action, deliverer, stub = world()
-    rt.tables.members["m2"] = rt.tables.members["m2"].model_copy(update={"opted_out": [Channel.sms]})
-    del rt.tables.members["m3"]
+    rt, action, deliverer, stub = await world()
+    put(rt.views.members, "m2", rt.views.members.get("m2").model_copy(update={"opted_out": [Channel.sms]}))
+    put(rt.views.members, "m3", None)
     sweeper = PlanSweeper(rt, deliverer)
     await sweeper.sweep()
     ledger = rt.tables.ledger
@@ -60,6 +64,8 @@ async def test_members_who_opted_out_or_left_after_the_plan_end_final_and_the_ac
     # Receipts for the two sent messages arrive: then every planned notification is final.
     for key in ("act:act_1:m1:sms", "act:act_1:m4:sms"):
         ledger[key] = {**ledger[key], "state": "delivered", "settled_at": "2026-12-01T10:05:00+00:00"}
+    deliverer.writes += 1
+    await ProgressCounter(rt, deliverer).tick()
     state = progress(rt, "act_1")
     assert state["finished"] and state["finished_at"] == max(e["settled_at"] for e in ledger.values())
     c = state["counts"]
@@ -67,7 +73,8 @@ async def test_members_who_opted_out_or_left_after_the_plan_end_final_and_the_ac
 
 
 async def test_an_action_with_sends_still_unsettled_is_not_finished():
-    rt, action, deliverer, stub = world()
+    rt, action, deliverer, stub = await world()
     await PlanSweeper(rt, deliverer).sweep()
+    await ProgressCounter(rt, deliverer).tick()
     state = progress(rt, "act_1")
     assert state["counts"]["sent"] == 4 and not state["finished"] and state["status"] == "sending"

@@ -14,7 +14,7 @@ import pytest
 from notifiers.base import ProviderMessage
 from schemas.notifications import DeliveryState, Lane, Notification
 from schemas.vocab import Channel
-from streams.delivery import Deliverer
+from streams.stages.delivery.engine import Deliverer
 from tests.stubs import StubSms, runtime
 
 PHONE, TEXT = "+50491236721", "Solidarity with SOL-AB12CD: add your organisation's voice. Reply SIGN."

@@ -9,6 +9,7 @@ from agents.ratelimit import RateLimiter, address_key, retry_after_seconds
 from schemas.vocab import TokenRole
 from streams.ids import hash_token
 from streams.runtime import Runtime
+from streams.web.api.common import find_token
 from streams.web.ui.render import Refused, html_guarded, page, redirect
 from streams.web.ui.session import (FORM_CSRF_COOKIE, SESSION_COOKIE, Session, Sessions, form_csrf, form_csrf_ok, same,
                                     set_cookie)
@@ -20,24 +21,24 @@ class Guard:
     def __init__(self, sessions: Sessions, token_live=lambda token_hash: True) -> None:
         self.sessions, self.token_live = sessions, token_live
 
-    def current(self, request: web.Request) -> Session | None:
+    async def current(self, request: web.Request) -> Session | None:
         """The session of this request, or None; a session whose token was revoked ends at once."""
-        session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
+        session = await self.sessions.get(request.cookies.get(SESSION_COOKIE))
         if session is not None and not self.token_live(session.token_hash):
-            self.sessions.end_for_token(session.token_hash)
+            await self.sessions.end_for_token(session.token_hash)
             return None
         return session
 
-    def require(self, request: web.Request) -> Session:
+    async def require(self, request: web.Request) -> Session:
         """The session, or a redirect to the login page."""
-        session = self.current(request)
+        session = await self.current(request)
         if session is None:
             raise web.HTTPSeeOther(location="/dashboard/login")
         return session
 
     async def form(self, request: web.Request) -> tuple[Session, dict]:
         """The session and posted form of a dashboard POST; 403 without the session's CSRF token."""
-        session = self.current(request)
+        session = await self.current(request)
         form = await request.post()
         if session is None:
             raise Refused(403, "Your session has ended. Log in again.")
@@ -81,12 +82,12 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
                 return response
             token = (form.get("token") or "").strip()
             try:
-                record = rt.tables.tokens.get(hash_token(token)) if token else None
+                record = await find_token(rt, hash_token(token)) if token else None
             except UnicodeError:
                 record = None
             if record is None or record.revoked or TokenRole(record.role) is not TokenRole.secretariat:
                 return _login_page(request, "This is not a valid secretariat token.", 401)
-            raw, _ = guard.sessions.create(record.name, record.token_id, hash_token(token))
+            raw, _ = await guard.sessions.create(record.name, record.token_id, hash_token(token))
             response = redirect("/dashboard")
             set_cookie(response, request, SESSION_COOKIE, raw, max_age=int(guard.sessions.max_seconds), path="/",
                        samesite="Strict")
@@ -100,7 +101,7 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
         async def post(self, request: web.Request) -> web.Response:
             """Drop the session and its cookie."""
             await guard.form(request)
-            guard.sessions.drop(request.cookies.get(SESSION_COOKIE))
+            await guard.sessions.drop(request.cookies.get(SESSION_COOKIE))
             response = redirect("/dashboard/login")
             response.del_cookie(SESSION_COOKIE, path="/")
             return response

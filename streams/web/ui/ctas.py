@@ -12,10 +12,11 @@ from notifiers.segments import segments
 from schemas.actions import Audience
 from schemas.vocab import ActionKind, Channel, Region
 from streams.runtime import Runtime
-from streams.plans import progress
-from streams.web.actions import approve_action, signatories_csv
-from streams.web.cases import find_case
-from streams.web.common import ApiError, guarded, json_response
+from streams.services.actions import approve_action, signatories_csv
+from streams.services.cases import find_case
+from streams.services.errors import ServiceError
+from streams.stages.delivery.progress import progress
+from streams.web.api.common import guarded, json_response
 from streams.web.ui import i18n
 from streams.web.ui.auth import Guard
 from streams.web.ui.render import Refused, html_guarded, page, redirect
@@ -44,7 +45,7 @@ def reach(rt: Runtime, case, audience: dict, channels: list[str], texts: dict[st
         parsed = Audience.model_validate(audience)
     except Exception:  # noqa: BLE001 - a half-typed country code counts nobody
         return {"recipients": {c: 0 for c in channels}, "sms_by_language": {}, "segments": {}, "seconds": 0}
-    members = select_members(rt.tables.members.values(), parsed, load_region_table().network_region)
+    members = select_members(rt.views.members.values(), parsed, load_region_table().network_region)
     chans = [Channel(c) for c in channels]
     counted = {ch.value: [m for m in members if reachable(m, ch)] for ch in chans}
     by_lang: dict[str, int] = {}
@@ -91,12 +92,15 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request, case_id: str) -> web.Response:
             """The form."""
-            return render_form(rt, _case_or_404(rt, case_id), guard.require(request))
+            session = await guard.require(request)
+            await rt.views.sync()
+            return render_form(rt, _case_or_404(rt, case_id), session)
 
         @html_guarded
         async def post(self, request: web.Request, case_id: str) -> web.Response:
             """Approve through approve_action and go to the action's progress page."""
             session, form = await guard.form(request)
+            await rt.views.sync()
             case = _case_or_404(rt, case_id)
             audience, channels = audience_from(form)
             body: dict = {"kind": form.get("kind") or "", "audience": audience, "channels": channels,
@@ -106,7 +110,7 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
                 body["deadline"] = form.get("deadline").strip() + "T23:59:59+00:00"
             try:
                 result = await approve_action(rt, case.case_id, body, session.name)
-            except ApiError as exc:
+            except ServiceError as exc:
                 errors: dict[str, str] = {}
                 for p in exc.problems:  # a text can both name a defender and use an unknown placeholder
                     errors[p.field] = f"{errors[p.field]} {p.message}" if p.field in errors else p.message
@@ -120,7 +124,7 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
         @guarded
         async def get(self, request: web.Request, case_id: str) -> web.Response:
             """Recipients per channel and the estimated fan-out time for an audience."""
-            if guard.current(request) is None:
+            if await guard.current(request) is None:
                 return json_response({"error": "log in first"}, status=401)
             case = find_case(rt, case_id)
             if case is None:
@@ -137,8 +141,9 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request, action_id: str) -> web.Response:
             """Live progress bars and the signatories download."""
-            session = guard.require(request)
-            action = rt.tables.actions.get(action_id)
+            session = await guard.require(request)
+            await rt.views.sync()
+            action = rt.views.actions.get(action_id)
             state = progress(rt, action_id)
             return page("action.html.j2", session=session, action=action, action_id=action_id, state=state,
                         counts=state["counts"], bars=BARS, page_name="case")
@@ -150,13 +155,13 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
         @guarded
         async def get(self, request: web.Request, action_id: str) -> web.Response:
             """Counters and percent done."""
-            if guard.current(request) is None:
+            if await guard.current(request) is None:
                 return json_response({"error": "log in first"}, status=401)
             state = progress(rt, action_id)
             counts = state["counts"]
             done = sum(counts[s] for s in ("delivered", "failed", "opted_out", "cancelled", "unknown"))
             percent = 100 if state["finished"] else (min(99, round(100 * done / counts["targeted"])) if counts["targeted"] else 0)
-            return json_response({"found": rt.tables.actions.get(action_id) is not None, "counts": counts,
+            return json_response({"found": rt.views.actions.get(action_id) is not None, "counts": counts,
                                   "percent": percent, "finished": state["finished"],
                                   "finished_at": state["finished_at"], "failure": state["failure"]})
 
@@ -167,8 +172,9 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request, action_id: str) -> web.Response:
             """The CSV download."""
-            guard.require(request)
-            if rt.tables.actions.get(action_id) is None:
+            await guard.require(request)
+            await rt.views.sync()
+            if rt.views.actions.get(action_id) is None:
                 raise Refused(404, "There is no such call to action.")
             return web.Response(text=signatories_csv(rt, action_id), content_type="text/csv", headers={
                 "Content-Disposition": f'attachment; filename="{action_id}-signatories.csv"', "Cache-Control": "no-store"})

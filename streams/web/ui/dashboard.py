@@ -9,9 +9,10 @@ from faust.web import View
 
 from schemas.vocab import CaseStatus, Consent, Region, Urgency
 from streams.runtime import Runtime
-from streams.web.cases import TRANSITIONS, change_case, find_case, list_cases
-from streams.web.common import ApiError
+from streams.services.cases import TRANSITIONS, change_case, find_case, list_cases
+from streams.services.errors import ServiceError
 from streams.web.ui.auth import Guard
+from streams.web.ui.live import Broadcaster
 from streams.web.ui.render import Refused, html_guarded, page, redirect
 
 FILTERS = {"status": [s.value for s in CaseStatus], "urgency": [u.value for u in Urgency],
@@ -32,8 +33,7 @@ def queue_filters(query) -> dict[str, str]:
 
 def case_actions(rt: Runtime, case_id: str) -> list:
     """Calls to action approved for a case, newest first."""
-    return sorted((a for a in rt.tables.actions.values() if a.case_id == case_id), key=lambda a: a.approved_at,
-                  reverse=True)
+    return rt.views.actions.for_case(case_id)
 
 
 def render_case(rt: Runtime, request: web.Request, session, case_id: str, error: str | None = None,
@@ -59,7 +59,7 @@ async def _settled(rt: Runtime, case_id: str, event_id: str, timeout: float = 2.
         await asyncio.sleep(0.05)
 
 
-def register_dashboard(rt: Runtime, guard: Guard) -> None:
+def register_dashboard(rt: Runtime, guard: Guard, broadcaster: Broadcaster) -> None:
     """Add /dashboard and the case pages."""
 
     @rt.app.page("/dashboard")
@@ -69,9 +69,9 @@ def register_dashboard(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request) -> web.Response:
             """Cases, most urgent first, filtered; new and changed cases arrive live."""
-            session = guard.require(request)
+            session = await guard.require(request)
             filters = queue_filters(request.query)
-            broadcaster = rt.hooks.ui_broadcaster
+            await rt.views.sync()
             return page("dashboard.html.j2", session=session, cases=list_cases(rt, filters), filters=filters,
                         choices=FILTERS, since=broadcaster.seq, page_name="queue")
 
@@ -82,7 +82,9 @@ def register_dashboard(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request, case_id: str) -> web.Response:
             """Reports, urgency and reasons, mechanisms, consent, history, and the lifecycle buttons."""
-            return render_case(rt, request, guard.require(request), case_id)
+            session = await guard.require(request)
+            await rt.views.sync()
+            return render_case(rt, request, session, case_id)
 
     @rt.app.page("/dashboard/cases/{case_id}/do/{verb}")
     class CaseChange(View):
@@ -97,7 +99,7 @@ def register_dashboard(rt: Runtime, guard: Guard) -> None:
             body = {k: form.get(k).strip() for k in FIELDS[verb] if (form.get(k) or "").strip()}
             try:
                 result = await change_case(rt, case_id, verb, body, session.name)
-            except ApiError as exc:
+            except ServiceError as exc:
                 message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
                 return render_case(rt, request, session, case_id, error=message, status=exc.status)
             await _settled(rt, case_id, result["event_id"])

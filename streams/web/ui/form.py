@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from faust.web import View
 from pydantic import ValidationError
@@ -12,8 +14,9 @@ from schemas.reports import ReportIn
 from schemas.vocab import TokenRole
 from streams.ids import hash_token
 from streams.runtime import Runtime
-from streams.web.common import ApiError
-from streams.web.reports import dead_letter, report_wait, submit_report
+from streams.services.errors import ServiceError
+from streams.services.reports import dead_letter, report_wait, submit_report
+from streams.web.api.common import find_token
 from streams.web.ui import i18n, reportform
 from streams.web.ui.render import html_guarded, page, redirect
 from streams.web.ui.session import (FORM_CSRF_COOKIE, REPORTER_COOKIE, form_csrf, form_csrf_ok, set_cookie)
@@ -27,12 +30,12 @@ def language(request: web.Request) -> str:
                               request.headers.get("Accept-Language", ""))
 
 
-def reporter(rt: Runtime, token: str | None) -> TokenRecord | None:
+async def reporter(rt: Runtime, token: str | None) -> TokenRecord | None:
     """The live reporter token record for a raw token, or None."""
     if not token:
         return None
     try:
-        record = rt.tables.tokens.get(hash_token(token))
+        record = await find_token(rt, hash_token(token))
     except UnicodeError:
         return None
     if record is None or record.revoked or TokenRole(record.role) is not TokenRole.reporter:
@@ -97,7 +100,7 @@ def register_form_views(rt: Runtime) -> None:
             if form.get("add_defender"):
                 return render_form(request, lang, form)
             typed = (form.get("token") or "").strip()
-            who = reporter(rt, typed or request.cookies.get(REPORTER_COOKIE))
+            who = await reporter(rt, typed or request.cookies.get(REPORTER_COOKIE))
             if who is None:
                 errors = {"token": i18n.translate(lang, "err.token" if typed else "err.token.missing")}
                 return render_form(request, lang, form, errors, status=401, token_error=True)
@@ -116,7 +119,7 @@ def register_form_views(rt: Runtime) -> None:
                 return render_form(request, lang, form, reportform.field_errors(exc, lang), status=422)
             try:
                 receipt = await submit_report(rt, body, "form", who.token_id)
-            except ApiError as exc:
+            except ServiceError as exc:
                 errors = {p.field: p.message for p in exc.problems}
                 return render_form(request, lang, form, errors, status=exc.status)
             response = redirect(f"/report/sent?ref={receipt['reference']}&lang={lang}")
@@ -139,6 +142,4 @@ def register_form_views(rt: Runtime) -> None:
 
 def reportform_dump(body: dict) -> str:
     """The body as JSON text for the dead-letter topic."""
-    import json
-
     return json.dumps(body, default=str)

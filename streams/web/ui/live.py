@@ -1,4 +1,9 @@
-"""Live updates for the dashboard: a case hook feeds server-sent events (GET /dashboard/events)."""
+"""Live updates for the dashboard: server-sent events of case changes (GET /dashboard/events).
+
+Fed by this worker's replicated view of cases.state.v1, so a browser on any worker sees every change, wherever
+it was made. An event's id is the position in that topic after it (one offset per partition, `o0.o1.o2...`):
+the same on every worker, so a browser reconnecting to another worker with Last-Event-ID misses nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ from collections import deque
 from aiohttp import web
 from faust.web import View
 
-from schemas.cases import Case, CaseEvent
+from schemas.cases import Case
 from streams.runtime import Runtime
-from streams.web.cases import case_summary
+from streams.services.cases import case_summary
 
 KEEP = 500
 PING_SECONDS = 10.0
@@ -20,42 +25,54 @@ PING_SECONDS = 10.0
 STREAM_SECONDS = 60.0
 
 
-class Broadcaster:
-    """Numbered case-change events kept in a ring, and the queues of open streams."""
+def parse_position(text: str | None) -> dict[int, int] | None:
+    """A position `o0.o1...` as {partition: next offset}, or None when it is not one."""
+    if not text:
+        return None
+    try:
+        return {p: int(o) for p, o in enumerate(text.split("."))}
+    except ValueError:
+        return None
 
-    def __init__(self) -> None:
-        self.seq = 0
-        self.recent: deque[tuple[int, str]] = deque(maxlen=KEEP)
+
+class Broadcaster:
+    """Case-change events kept in a ring with their topic positions, and the queues of open streams."""
+
+    def __init__(self, partitions: int) -> None:
+        self.next = {p: 0 for p in range(partitions)}
+        self.recent: deque[tuple[int, int, str, str]] = deque(maxlen=KEEP)  # partition, offset, id, data
         self.listeners: set[asyncio.Queue] = set()
 
-    def publish(self, data: dict) -> None:
-        """Number an event, keep it, and hand it to every open stream."""
-        self.seq += 1
-        item = (self.seq, json.dumps(data, default=str))
+    @property
+    def seq(self) -> str:
+        """The position after the last event seen."""
+        return ".".join(str(self.next[p]) for p in sorted(self.next))
+
+    def publish(self, data: dict, position: tuple[int, int]) -> None:
+        """Keep an event and hand it to every open stream."""
+        partition, offset = position
+        self.next[partition] = max(self.next.get(partition, 0), offset + 1)
+        item = (partition, offset, self.seq, json.dumps(data, default=str))
         self.recent.append(item)
         for queue in list(self.listeners):
             if queue.qsize() < KEEP:
                 queue.put_nowait(item)
 
-    def since(self, last: int) -> list[tuple[int, str]]:
-        """Kept events after `last` (for a reconnecting browser)."""
-        return [item for item in self.recent if item[0] > last]
+    def since(self, last: dict[int, int]) -> list[tuple[int, int, str, str]]:
+        """Kept events after a position (for a reconnecting browser)."""
+        return [item for item in self.recent if item[1] >= last.get(item[0], 0)]
 
-
-def case_hook(broadcaster: Broadcaster):
-    """A case hook publishing the changed case's summary (no personal data) and the event kind."""
-
-    async def push_case_change(before: Case | None, after: Case, event: CaseEvent) -> None:
-        """Publish a case change to the dashboard streams."""
-        broadcaster.publish({"type": "case", "event": event.kind.value, "new": before is None,
-                             "case": case_summary(after)})
-
-    return push_case_change
+    def case_changed(self, key: str, case: Case | None, position: tuple[int, int]) -> None:
+        """The view's listener: publish the changed case's summary (no personal data)."""
+        if case is not None:
+            event = case.history[-1].kind.value if case.history else "changed"
+            self.publish({"type": "case", "event": event, "new": len(case.history) <= 1,
+                          "case": case_summary(case)}, position)
 
 
 def register_live(rt: Runtime, broadcaster: Broadcaster, current_session) -> None:
-    """Add the case hook and /dashboard/events."""
-    rt.hooks.case_hooks.append(case_hook(broadcaster))
+    """Feed the broadcaster from the cases view and add /dashboard/events."""
+    rt.views.cases.listeners.append(broadcaster.case_changed)
 
     @rt.app.page("/dashboard/events")
     class Events(View):
@@ -63,12 +80,10 @@ def register_live(rt: Runtime, broadcaster: Broadcaster, current_session) -> Non
 
         async def get(self, request: web.Request) -> web.StreamResponse:
             """A text/event-stream of case changes for a logged-in secretariat user."""
-            if current_session(request) is None:
+            if await current_session(request) is None:
                 return web.Response(status=401, text="log in first")
-            try:
-                last = int(request.headers.get("Last-Event-ID") or request.query.get("since") or broadcaster.seq)
-            except ValueError:
-                last = broadcaster.seq
+            last = (parse_position(request.headers.get("Last-Event-ID") or request.query.get("since"))
+                    or parse_position(broadcaster.seq))
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                                    "X-Accel-Buffering": "no"})
             queue: asyncio.Queue = asyncio.Queue()
@@ -76,19 +91,19 @@ def register_live(rt: Runtime, broadcaster: Broadcaster, current_session) -> Non
             try:
                 await response.prepare(request)
                 await response.write(b"retry: 500\n\n")
-                for seq, data in broadcaster.since(last):
-                    await response.write(f"id: {seq}\nevent: case\ndata: {data}\n\n".encode())
-                    last = seq
+                for partition, offset, ident, data in broadcaster.since(last):
+                    await response.write(f"id: {ident}\nevent: case\ndata: {data}\n\n".encode())
+                    last[partition] = offset + 1
                 deadline = asyncio.get_running_loop().time() + STREAM_SECONDS
                 while asyncio.get_running_loop().time() < deadline:
                     try:
-                        seq, data = await asyncio.wait_for(queue.get(), PING_SECONDS)
+                        partition, offset, ident, data = await asyncio.wait_for(queue.get(), PING_SECONDS)
                     except asyncio.TimeoutError:
                         await response.write(b": ping\n\n")
                         continue
-                    if seq > last:
-                        await response.write(f"id: {seq}\nevent: case\ndata: {data}\n\n".encode())
-                        last = seq
+                    if offset >= last.get(partition, 0):
+                        await response.write(f"id: {ident}\nevent: case\ndata: {data}\n\n".encode())
+                        last[partition] = offset + 1
             except (ConnectionError, RuntimeError):  # the browser went away
                 pass
             finally:

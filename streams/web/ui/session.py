@@ -1,7 +1,7 @@
-"""Secretariat sessions (in memory, keyed by a hash of a random id) and CSRF tokens.
+"""Secretariat sessions (keyed by a hash of a random id, shared by every worker) and CSRF tokens.
 
-Sessions live in this worker's memory: with several web workers a login holds on one only, and a restart
-logs everybody out. The cookie carries nothing but the random session id.
+The cookie carries nothing but the random session id; the session itself is on the compacted auth.sessions.v1,
+which every worker reads, so a login holds whichever worker the browser reaches and survives a restart.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
 
 from aiohttp import web
 
@@ -44,50 +45,87 @@ class Session:
     last_seen: float = field(default_factory=time.time)
 
 
+# A session's use is published at most this often: the idle timeout is then exact to within a minute.
+TOUCH_SECONDS = 60.0
+
+
 class Sessions:
-    """Sessions by SHA-256 of their id, with an absolute expiry and an idle timeout."""
+    """Sessions by SHA-256 of their id, with an absolute expiry and an idle timeout.
 
-    def __init__(self, idle_seconds: float = IDLE_SECONDS, max_seconds: float = SESSION_SECONDS) -> None:
-        self._by_hash: dict[str, Session] = {}
+    Kept in `store` (key -> dict), which on a worker is the replicated view of auth.sessions.v1: every worker
+    reads every session, so a browser may reach any of them. Changes are written to the store at once (this
+    worker sees them) and handed to `publish(key, value or None)` (the other workers see them a few
+    milliseconds later; `sync` waits for that when a session is not found).
+    """
+
+    def __init__(self, idle_seconds: float = IDLE_SECONDS, max_seconds: float = SESSION_SECONDS, store=None,
+                 publish: Callable[[str, dict | None], Awaitable[None]] | None = None,
+                 sync: Callable[[], Awaitable[bool]] | None = None) -> None:
+        self.store = store if store is not None else _LocalStore()
         self.idle_seconds, self.max_seconds = idle_seconds, max_seconds
+        self._publish, self._sync = publish, sync
 
-    def create(self, name: str, token_id: str, token_hash: str = "") -> tuple[str, Session]:
+    async def _put(self, key: str, session: Session | None) -> None:
+        value = None if session is None else asdict(session)
+        if value is None:
+            self.store.data.pop(key, None)
+        else:
+            self.store.data[key] = value
+        if self._publish is not None:
+            await self._publish(key, value)
+
+    async def create(self, name: str, token_id: str, token_hash: str = "") -> tuple[str, Session]:
         """A new session; returns the raw id (for the cookie only) and the session."""
-        self._expire()
         raw = secrets.token_urlsafe(32)
         session = Session(name=name, token_id=token_id, token_hash=token_hash,
                           expires=time.time() + self.max_seconds)
-        self._by_hash[_digest(raw)] = session
+        await self._put(_digest(raw), session)
         return raw, session
 
-    def get(self, raw: str | None, now: float | None = None) -> Session | None:
+    async def get(self, raw: str | None, now: float | None = None) -> Session | None:
         """The live session for a raw id (and note its use), or None when unknown, expired or idle too long."""
         if not raw:
             return None
         now = time.time() if now is None else now
-        session = self._by_hash.get(_digest(raw))
-        if session is None or session.expires < now or now - session.last_seen > self.idle_seconds:
-            self._by_hash.pop(_digest(raw), None)
+        key = _digest(raw)
+        value = self.store.get(key)
+        if value is None and self._sync is not None and await self._sync():
+            value = self.store.get(key)  # opened through another worker moments ago
+        if value is None:
             return None
-        session.last_seen = now
+        session = Session(**value)
+        if session.expires < now or now - session.last_seen > self.idle_seconds:
+            await self._put(key, None)
+            return None
+        if now - session.last_seen >= TOUCH_SECONDS:
+            session.last_seen = now
+            await self._put(key, session)
         return session
 
-    def end_for_token(self, token_hash: str) -> int:
+    async def end_for_token(self, token_hash: str) -> int:
         """End every session opened with a token (it was revoked); how many ended."""
-        gone = [k for k, s in self._by_hash.items() if s.token_hash == token_hash]
+        gone = [k for k, v in self.store.items() if v.get("token_hash") == token_hash]
         for key in gone:
-            del self._by_hash[key]
+            await self._put(key, None)
         return len(gone)
 
-    def drop(self, raw: str | None) -> None:
+    async def drop(self, raw: str | None) -> None:
         """End a session."""
         if raw:
-            self._by_hash.pop(_digest(raw), None)
+            await self._put(_digest(raw), None)
 
-    def _expire(self) -> None:
-        now = time.time()
-        for key in [k for k, s in self._by_hash.items() if s.expires < now or now - s.last_seen > self.idle_seconds]:
-            del self._by_hash[key]
+
+class _LocalStore:
+    """A store for a single process (unit tests)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict] = {}
+
+    def get(self, key: str) -> dict | None:
+        return self.data.get(key)
+
+    def items(self):
+        return list(self.data.items())
 
 
 def secure(request: web.Request) -> bool:

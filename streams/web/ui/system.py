@@ -19,9 +19,9 @@ from schemas.vocab import Urgency
 from streams import topics as catalogue
 from streams.admin import read_all
 from streams.runtime import Runtime
-from streams.web.common import ApiError
-from streams.web.health import broker_status
-from streams.web.reports import submit_report
+from streams.services.errors import ServiceError
+from streams.services.reports import submit_report
+from streams.web.api.health import broker_status
 from streams.web.ui.auth import Guard
 from streams.web.ui.chart import cases_per_day_svg
 from streams.web.ui.render import Refused, html_guarded, page
@@ -94,7 +94,7 @@ def cases_per_day(rt: Runtime, days: int = 14) -> dict[str, dict[str, int]]:
     """Cases opened per day (UTC) by urgency over the last `days` days."""
     today = utcnow().date()
     out = {(today - timedelta(days=i)).isoformat(): {u.value: 0 for u in Urgency} for i in range(days - 1, -1, -1)}
-    for case in rt.tables.cases.values():
+    for case in rt.views.cases.values():
         day = case.opened_at.date().isoformat()
         if day in out:
             out[day][case.urgency.value] += 1
@@ -116,7 +116,7 @@ async def replay(rt: Runtime, letter_id: str) -> dict:
             return {"ok": False, "reasons": reasons or row["letter"].reasons}
         try:
             receipt = await submit_report(rt, body, "replay", None)
-        except ApiError as exc:
+        except ServiceError as exc:
             return {"ok": False, "reasons": exc.problems}
         return {"ok": True, "reference": receipt["reference"], "case_id": receipt["case_id"]}
     raise Refused(404, "That dead letter is no longer there.")
@@ -140,7 +140,7 @@ def register_system(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request) -> web.Response:
             """Lag, dead letters, providers, chart."""
-            return await render(request, guard.require(request))
+            return await render(request, await guard.require(request))
 
     @rt.app.page("/dashboard/system/replay")
     class Replay(View):

@@ -11,17 +11,20 @@ import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from agents.pacing import Pacer, backoff
+from agents.pacing import Abandoned, Pacer, backoff
 from notifiers.base import ProviderMessage
 from notifiers.errors import NotifierError, RecipientOptedOut
 from notifiers.segments import segments
-from notifiers.smtp_email import SmtpEmailNotifier
-from notifiers.twilio_sms import TwilioSmsNotifier
+from notifiers.registry import default_registry
+from notifiers.twilio.errors import INVALID_NUMBER_CODES
+from notifiers.twilio.receipts import RECEIPTS
 from schemas.base import FieldProblem, utcnow
 from schemas.deadletters import DeadLetter
 from schemas.notifications import DeliveryState, DeliveryStatus, Lane, Notification
 from schemas.vocab import CaseStatus, Channel, Consent
+from streams.ownership import Ownership
 from streams.runtime import Runtime
+from streams.services.members import publish_member
 
 log = logging.getLogger("solidarity.delivery")
 
@@ -47,8 +50,9 @@ def claimable(provider_id: str, key: str, owners) -> bool:
 class Deliverer:
     """Sends notifications exactly once per idempotency key, at the provider's pace."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, registry=None) -> None:
         self.rt = rt
+        self.registry = registry or default_registry()
         d = rt.settings.delivery
         self.pacers = {Channel.sms: Pacer(d.sms_segments_per_second), Channel.email: Pacer(d.email_per_second)}
         self.inflight: dict[str, asyncio.Event] = {}
@@ -66,6 +70,12 @@ class Deliverer:
         self.last_progress: dict[str, float] = {}
         self._case_verdicts: dict[str, tuple[float, str | None]] = {}
         self._turn = 0
+        # Which ledger keys are this worker's: with several workers only the owner of a key's partition sends it.
+        self.ownership = Ownership(rt, rt.tables.ledger)
+        self._active: set[int] | None = None
+        # Bumped on every ledger write: progress counts are recomputed only when something changed.
+        self.writes = 0
+        self.base_rates = {Channel.sms: d.sms_segments_per_second, Channel.email: d.email_per_second}
         # Separate concurrency per lane, so a bulk fan-out never holds the slots an alert needs.
         self._sem = {Lane.priority: asyncio.Semaphore(32), Lane.bulk: asyncio.Semaphore(128)}
 
@@ -76,16 +86,16 @@ class Deliverer:
         because one SMTP connection carries one transaction at a time.
         """
         if channel not in self._notifiers:
-            s = self.rt.settings
+            s, registry = self.rt.settings, self.registry
             if channel is Channel.sms:
-                self._notifiers[channel] = [TwilioSmsNotifier(
-                    base_url=s.twilio.base_url, account_sid=s.twilio.account_sid,
+                self._notifiers[channel] = [registry.create(
+                    channel, base_url=s.twilio.base_url, account_sid=s.twilio.account_sid,
                     auth_token=s.twilio.auth_token.get_secret_value(), from_number=s.twilio.from_number,
                     status_callback=f"{s.web.public_url.rstrip('/')}/webhooks/twilio/status",
                     timeout_seconds=s.twilio.timeout_seconds)]
             else:
-                self._notifiers[channel] = [SmtpEmailNotifier(
-                    host=s.smtp.host, port=s.smtp.port, sender=s.smtp.sender, username=s.smtp.username,
+                self._notifiers[channel] = [registry.create(
+                    channel, host=s.smtp.host, port=s.smtp.port, sender=s.smtp.sender, username=s.smtp.username,
                     password=s.smtp.password.get_secret_value() if s.smtp.password else None,
                     start_tls=s.smtp.start_tls, timeout_seconds=s.smtp.timeout_seconds)
                     for _ in range(s.smtp.connections)]
@@ -126,11 +136,11 @@ class Deliverer:
                          "notification": n.model_dump(mode="json")}
                 if prior and prior.get("uncertain_since"):
                     entry["uncertain_since"] = prior["uncertain_since"]
-                ledger[key] = entry
+                self.put(key, entry)
             elif not prior.get("uncertain_since"):
                 # Found 'sending' at the start of a batch: the attempt marked then may have reached the provider
                 # before a crash. From now on this key is only sent after asking the provider.
-                ledger[key] = {**prior, "uncertain_since": prior.get("marked_at") or prior["since"]}
+                self.put(key, {**prior, "uncertain_since": prior.get("marked_at") or prior["since"]})
         if not todo:
             return
         try:
@@ -155,8 +165,12 @@ class Deliverer:
         try:
             await work
         finally:
+            now = time.monotonic()
             for n in notes:
                 self.inflight.pop(n.idempotency_key).set()
+                if n.action_id:
+                    # A throttled fan-out is making progress while its sends complete: not quiet.
+                    self.last_progress[n.action_id] = now
 
     def _withdrawn(self, n: Notification) -> str | None:
         """Why a call to action may no longer reach members (case dismissed or closed, consent withdrawn), or None.
@@ -169,7 +183,7 @@ class Deliverer:
         now = time.monotonic()
         hit = self._case_verdicts.get(n.case_id)
         if hit is None or now - hit[0] > 1.0:
-            case = self.rt.tables.cases.get(n.case_id)
+            case = self.rt.views.cases.get(n.case_id)
             verdict = None
             if case is not None and case.status in (CaseStatus.dismissed, CaseStatus.closed):
                 verdict = f"the case was {case.status.value} before this message left"
@@ -192,9 +206,19 @@ class Deliverer:
                 # Before the pacer (a cancelled message must not wait its turn) and after it (the wait is long).
                 if await self._cancelled(n):
                     return
+                if not self.ownership.owns(n.idempotency_key):
+                    await self._hand_over(n)
+                    return
                 cost = segments(n.body).segments if n.channel is Channel.sms else 1
-                await self.pacers[n.channel].acquire(cost, priority=n.lane is Lane.priority)
+                try:
+                    await self.pacers[n.channel].acquire(cost, priority=n.lane is Lane.priority)
+                except Abandoned:
+                    await self._hand_over(n)
+                    return
                 if await self._cancelled(n):
+                    return
+                if not self.ownership.owns(n.idempotency_key):
+                    await self._hand_over(n)
                     return
                 # The idempotency key makes an email resent after a crash carry the same Message-ID.
                 result = await notifier.send(n.to, n.body, n.subject, key=n.idempotency_key)
@@ -246,6 +270,19 @@ class Deliverer:
             for n in resend:
                 await self._deliver(n)
 
+    async def _hand_over(self, n: Notification) -> None:
+        """Leave a send to whichever worker owns the key after a rebalance (a rebalance does not stop a send
+        already waiting here, and the partition may be someone else's by now: sending here too could send it
+        twice). The retry lane is keyed like the ledger, so the owner gets it at once; it finds the 'sending'
+        mark, asks the provider first, and sends only what never left."""
+        log.info("send of %s handed over to the partition's owner after a rebalance", n.idempotency_key)
+        await self.rt.topics.notifications_retry.send(key=n.idempotency_key.encode(), value=n)
+
+    def abandon_waiting(self) -> int:
+        """A rebalance has started: give up every send still waiting for its turn, so the agents finish their
+        batches and the rebalance completes in a moment (not once a throttled batch has drained)."""
+        return sum(pacer.abandon() for pacer in self.pacers.values())
+
     def _sid_owner(self, provider_id: str) -> str | None:
         return self.claimed.get(provider_id) or self.rt.tables.sid_index.get(provider_id)
 
@@ -260,7 +297,7 @@ class Deliverer:
             entry["settled_at"] = now
         entry.pop("notification", None)
         entry.pop("uncertain_since", None)
-        tb.ledger[n.idempotency_key] = entry
+        self.put(n.idempotency_key, entry)
         if n.channel is Channel.sms:
             self.claimed[provider_id] = n.idempotency_key
             tb.sid_index[provider_id] = n.idempotency_key
@@ -269,9 +306,9 @@ class Deliverer:
         self._observe(n, state)
         if n.channel is not Channel.sms:
             return
-        # A receipt may have come before we knew the sid (a send that timed out but reached the provider).
-        early = tb.early_receipts.get(provider_id)
-        receipt = RECEIPTS.get(early["status"]) if early else RECEIPTS.get(provider_status or "")
+        # A receipt may have come before we recorded the send (or the send timed out but reached the provider).
+        early = tb.early_receipts.get(n.idempotency_key)
+        receipt = DeliveryState(early["state"]) if early else RECEIPTS.get(provider_status or "")
         if receipt is not None:
             await settle_receipt(self.rt, DeliveryStatus(
                 idempotency_key=n.idempotency_key, member_id=n.member_id, channel=n.channel, state=receipt,
@@ -283,7 +320,7 @@ class Deliverer:
         if isinstance(exc, RecipientOptedOut):
             entry.update(state=DeliveryState.opted_out.value, error=exc.code, settled_at=utcnow().isoformat())
             entry.pop("notification", None)
-            tb.ledger[n.idempotency_key] = entry
+            self.put(n.idempotency_key, entry)
             self.unsettled.discard(n.idempotency_key)
             await self._opt_out(n.member_id, n.channel)
             self._observe(n, DeliveryState.opted_out, exc)
@@ -296,27 +333,25 @@ class Deliverer:
                          attempt=n.attempt + 1, since=utcnow().isoformat())
             if uncertain:
                 entry["uncertain_since"] = uncertain
-            tb.ledger[n.idempotency_key] = entry
+            self.put(n.idempotency_key, entry)
             delay = backoff(n.attempt + 1, d.backoff_base_seconds, d.backoff_max_seconds, exc.retry_after)
             retry = n.model_copy(update={"attempt": n.attempt + 1, "not_before": utcnow() + timedelta(seconds=delay)})
             await self.rt.topics.notifications_retry.send(key=n.idempotency_key.encode(), value=retry)
             return
         entry.update(state=DeliveryState.failed.value, error=exc.code, settled_at=utcnow().isoformat())
         entry.pop("notification", None)
-        tb.ledger[n.idempotency_key] = entry
+        self.put(n.idempotency_key, entry)
         self.unsettled.discard(n.idempotency_key)
         reason = f"{exc.code or 'error'}: {exc}" + ("" if not exc.retryable else f" (gave up after {n.attempt + 1} attempts)")
         await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
             source_topic="notifications", key=n.idempotency_key, stage="deliver",
-            reasons=[FieldProblem(field="to" if exc.code in ("21211", "21614") else "delivery", message=reason)],
+            reasons=[FieldProblem(field="to" if exc.code in INVALID_NUMBER_CODES else "delivery", message=reason)],
             payload=n.model_dump_json()))
         self._observe(n, DeliveryState.failed, exc)
         log.info("notification dead-lettered: %s channel=%s code=%s", n.idempotency_key, n.channel.value, exc.code)
 
     async def _opt_out(self, member_id: str, channel: Channel) -> None:
-        from streams.members import publish_member
-
-        member = self.rt.tables.members.get(member_id)
+        member = self.rt.views.members.get(member_id)
         if member is not None and channel not in member.opted_out:
             await publish_member(self.rt, member.model_copy(update={"opted_out": [*member.opted_out, channel]}))
 
@@ -335,7 +370,7 @@ class Deliverer:
                                                            "member_id": n.member_id, "attempt": n.attempt})
         entry.update(state=state.value, reason=reason, settled_at=utcnow().isoformat())
         entry.pop("notification", None)
-        tb.ledger[n.idempotency_key] = entry
+        self.put(n.idempotency_key, entry)
         self.unsettled.discard(n.idempotency_key)
         self._observe(n, state)
 
@@ -343,14 +378,20 @@ class Deliverer:
         """Finish notifications left unsettled by a lost receipt or a crash; return how many were acted on."""
         tb, d = self.rt.tables, self.rt.settings.delivery
         cutoff = utcnow() - timedelta(seconds=d.reconcile_after_seconds)
-        if not self._index_ready:
-            self.unsettled.update(k for k, e in tb.ledger.items() if e["state"] in (UNKNOWN_OUTCOME, "retrying")
-                                  or (e["state"] == DeliveryState.sent.value and e.get("channel") == Channel.sms.value))
-            self._index_ready = True
+        active = self.ownership.active()
+        if not self._index_ready or active != self._active:
+            # At start-up and after every rebalance: the keys of partitions this worker owns now (a table also
+            # holds keys of partitions it lost, and standby copies of others: never touched here).
+            self.unsettled = {k for k, e in tb.ledger.items() if self.ownership.owns(k, active) and (
+                e["state"] in (UNKNOWN_OUTCOME, "retrying")
+                or (e["state"] == DeliveryState.sent.value and e.get("channel") == Channel.sms.value))}
+            self._index_ready, self._active = True, active
+            self.writes += 1
         stale_sent, unsettled = [], []
         for key in list(self.unsettled):
             entry = tb.ledger.get(key)
-            if entry is None or entry["state"] not in (UNKNOWN_OUTCOME, "retrying", DeliveryState.sent.value):
+            if (entry is None or entry["state"] not in (UNKNOWN_OUTCOME, "retrying", DeliveryState.sent.value)
+                    or not self.ownership.owns(key, active)):
                 self.unsettled.discard(key)
                 continue
             if key in self.inflight or len(stale_sent) + len(unsettled) >= limit:
@@ -380,6 +421,19 @@ class Deliverer:
             await self.deliver_batch(unsettled)
         return len(stale_sent) + len(unsettled)
 
+    def put(self, key: str, entry: dict) -> None:
+        """Write a ledger entry (every write goes through here)."""
+        self.rt.tables.ledger[key] = entry
+        self.writes += 1
+
+    def pace(self) -> None:
+        """Share each sender's limit among the workers: this one sends at the limit times its share of the
+        notification partitions, so all of them together never exceed it (a worker without a backlog leaves
+        its share unused; after a rebalance the shares follow within a second)."""
+        share = len(self.ownership.active()) / self.ownership.partitions
+        for channel, pacer in self.pacers.items():
+            pacer.rate = max(self.base_rates[channel] * share, 0.01)
+
     def _observe(self, n: Notification, state: DeliveryState, exc: NotifierError | None = None) -> None:
         metrics = self.rt.hooks.metrics
         if metrics is not None:
@@ -394,9 +448,6 @@ def _created(m: ProviderMessage) -> datetime:
     # Twilio gives whole seconds: a message created in the mark's own second still counts as after it.
     when = m.sent_at or datetime.min.replace(tzinfo=utcnow().tzinfo)
     return when.replace(microsecond=999_999) if when.microsecond == 0 else when
-
-
-RECEIPTS = {"delivered": DeliveryState.delivered, "undelivered": DeliveryState.failed, "failed": DeliveryState.failed}
 
 
 async def settle_receipt(rt: Runtime, status: DeliveryStatus) -> None:
@@ -415,9 +466,11 @@ def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
         return False
     if status.state not in (DeliveryState.delivered, DeliveryState.failed):
         return False
-    rt.tables.ledger[status.idempotency_key] = {**entry, "state": status.state.value, "error": status.error_code,
-                                                "settled_at": utcnow().isoformat()}
+    settled = {**entry, "state": status.state.value, "error": status.error_code, "settled_at": utcnow().isoformat()}
     deliverer = rt.hooks.deliverer
     if deliverer is not None:
+        deliverer.put(status.idempotency_key, settled)
         deliverer.unsettled.discard(status.idempotency_key)
+    else:
+        rt.tables.ledger[status.idempotency_key] = settled
     return True

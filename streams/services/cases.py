@@ -1,18 +1,16 @@
-"""Case API for the secretariat: list, read, and lifecycle actions that become case events."""
+"""Cases: the queue, one case, and lifecycle requests that become case events."""
 
 from __future__ import annotations
 
-from aiohttp import web
-from faust.web import View
 from pydantic import Field, ValidationError
 
 from agents.casefile import TransitionRefused, apply_event, check_transition
 from schemas.base import Message, problems_from
 from schemas.cases import Case, CaseEvent, CaseEventKind
-from schemas.vocab import CaseStatus, Consent, TokenRole, Urgency
-from streams.runtime import Runtime
-from streams.web.common import ApiError, authenticate, guarded, json_response, read_json
+from schemas.vocab import CaseStatus, Consent, Urgency
 from streams.ids import new_id
+from streams.runtime import Runtime
+from streams.services.errors import ServiceError
 
 
 class VerifyIn(Message):
@@ -57,13 +55,14 @@ TRANSITIONS: dict[str, tuple[type[Message], CaseEventKind]] = {
 
 
 def find_case(rt: Runtime, case_id: str) -> Case | None:
-    """The case by id, following the alias left when a report was merged into another case."""
-    case = rt.tables.cases.get(case_id)
-    if case is None:
-        target = rt.tables.case_aliases.get(case_id)
-        if target:
-            case = rt.tables.cases.get(target)
-    return case
+    """The case by id (as every worker reads it), following the alias left when a report was merged."""
+    return rt.views.cases.find(case_id)
+
+
+async def get_case(rt: Runtime, case_id: str) -> Case | None:
+    """The case as of now: every change acknowledged before this call is included."""
+    await rt.views.sync()
+    return find_case(rt, case_id)
 
 
 def case_view(case: Case) -> dict:
@@ -81,15 +80,18 @@ def case_summary(case: Case) -> dict:
     }
 
 
-def _filters(request: web.Request) -> dict[str, str]:
-    allowed = {"status": CaseStatus, "urgency": Urgency, "country": None, "region": None, "reference": None}
+FILTERS = {"status": CaseStatus, "urgency": Urgency, "country": None, "region": None, "reference": None}
+
+
+def case_filters(query) -> dict[str, str]:
+    """The queue's filters from a query string; 422 naming an unknown filter or value."""
     out = {}
-    for name, value in request.query.items():
-        if name not in allowed:
-            raise ApiError(422, "unknown filter", field=f"query.{name}")
-        enum = allowed[name]
+    for name, value in query.items():
+        if name not in FILTERS:
+            raise ServiceError(422, "unknown filter", field=f"query.{name}")
+        enum = FILTERS[name]
         if enum is not None and value not in {e.value for e in enum}:
-            raise ApiError(422, f"must be one of {', '.join(e.value for e in enum)}", field=f"query.{name}")
+            raise ServiceError(422, f"must be one of {', '.join(e.value for e in enum)}", field=f"query.{name}")
         out[name] = value.upper() if name in ("country", "reference") else value
     return out
 
@@ -97,7 +99,7 @@ def _filters(request: web.Request) -> dict[str, str]:
 def list_cases(rt: Runtime, filters: dict[str, str]) -> list[dict]:
     """Case summaries matching every filter, most urgent and newest first."""
     rows = []
-    for case in rt.tables.cases.values():
+    for case in rt.views.cases.values():
         row = case_summary(case)
         if all(row.get(k, "").upper() == v.upper() for k, v in filters.items() if k != "reference"):
             if "reference" in filters and filters["reference"] not in {r.reference for r in case.reports}:
@@ -109,63 +111,23 @@ def list_cases(rt: Runtime, filters: dict[str, str]) -> list[dict]:
 
 async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor: str) -> dict:
     """Validate a lifecycle request, publish its event, and return the case as it will be."""
+    if verb not in TRANSITIONS:
+        raise ServiceError(404, f"unknown action; use one of {', '.join(TRANSITIONS)}", field="path")
     model, kind = TRANSITIONS[verb]
     try:
         req = model.model_validate(body if body is not None else {})
     except ValidationError as exc:
-        raise ApiError(422, problems_from(exc)) from None
-    case = find_case(rt, case_id)
+        raise ServiceError(422, problems_from(exc)) from None
+    case = await get_case(rt, case_id)
     if case is None:
-        raise ApiError(404, "no such case", field="case_id")
+        raise ServiceError(404, "no such case", field="case_id")
     data = {k: v for k, v in req.model_dump(mode="json").items() if k in ("urgency", "consent")}
     reason = getattr(req, "reason", None) or getattr(req, "note", None) or getattr(req, "outcome", None)
     try:
         check_transition(case, kind, data)
     except TransitionRefused as exc:
-        raise ApiError(409, str(exc), field="status" if kind is not CaseEventKind.escalated else "urgency") from None
+        raise ServiceError(409, str(exc), field="status" if kind is not CaseEventKind.escalated else "urgency") from None
     event = CaseEvent(event_id=new_id("evt"), case_id=case.case_id, kind=kind, actor=actor, reason=reason, data=data)
     fut = await rt.topics.cases_events.send(key=case.case_id.encode(), value=event)
     await fut
     return {"event_id": event.event_id, "case": case_view(apply_event(case, event))}
-
-
-def register_case_views(rt: Runtime) -> None:
-    """Add the case endpoints."""
-    app = rt.app
-
-    @app.page("/api/v1/cases")
-    class Cases(View):
-        """The case queue."""
-
-        @guarded
-        async def get(self, request: web.Request) -> web.Response:
-            """List cases, filtered by status, urgency, country, region or reference."""
-            authenticate(rt, request, TokenRole.secretariat)
-            return json_response({"cases": list_cases(rt, _filters(request))})
-
-    @app.page("/api/v1/cases/{case_id}")
-    class OneCase(View):
-        """One case."""
-
-        @app.table_route(table=rt.tables.cases_raw, match_info="case_id")
-        @guarded
-        async def get(self, request: web.Request, case_id: str) -> web.Response:
-            """The case with its reports, urgency, reasons, mechanisms, consent, status and history."""
-            authenticate(rt, request, TokenRole.secretariat)
-            case = find_case(rt, case_id)
-            if case is None:
-                raise ApiError(404, "no such case (a report just submitted may take a moment)", field="case_id")
-            return json_response(case_view(case))
-
-    @app.page("/api/v1/cases/{case_id}/{verb}")
-    class CaseAction(View):
-        """Lifecycle actions on a case."""
-
-        @guarded
-        async def post(self, request: web.Request, case_id: str, verb: str) -> web.Response:
-            """Verify, escalate, change consent, close or dismiss."""
-            who = authenticate(rt, request, TokenRole.secretariat)
-            if verb not in TRANSITIONS:
-                raise ApiError(404, f"unknown action; use one of {', '.join(TRANSITIONS)}", field="path")
-            body = await read_json(request, rt.settings.web.max_body_bytes) if request.can_read_body else {}
-            return json_response(await change_case(rt, case_id, verb, body, who.name), status=202)

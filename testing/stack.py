@@ -1,9 +1,12 @@
-"""Run the real worker (and CLI) as subprocesses against the real broker, isolated by topic prefix."""
+"""Run the real worker (and CLI) as subprocesses against the real broker, isolated by topic prefix.
+
+Shared by tests/ and bench/ (ROOT is the repository root)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,9 +117,18 @@ class Stack:
 
     def start(self, timeout: float = 90.0) -> "Stack":
         """Start the worker and wait until /healthz reports the broker connected."""
+        return self.launch().wait_healthy(timeout)
+
+    def launch(self) -> "Stack":
+        """Start the worker process without waiting for it (see wait_healthy)."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([str(BIN / "solidarity"), "worker", "-l", "info"], env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)
+        log.close()
+        return self
+
+    def wait_healthy(self, timeout: float = 90.0) -> "Stack":
+        """Wait until the launched worker's /healthz reports the broker connected (fail at once if it exited)."""
 
         def healthy():
             if self.proc.poll() is not None:
@@ -137,6 +149,10 @@ class Stack:
         except OSError:
             return ""
 
+    def alive(self) -> bool:
+        """Whether the worker process is running."""
+        return self.proc is not None and self.proc.poll() is None
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send a signal to the worker's process group."""
         if self.proc and self.proc.poll() is None:
@@ -155,10 +171,15 @@ class Stack:
     def token(self, role: str, name: str = "test") -> str:
         """Create a token with the CLI and wait until the worker accepts it."""
         token = self.cli("tokens", "create", "--role", role, "--name", name).stdout.strip().splitlines()[-1]
+        self.wait_token(token, role)
+        return token
+
+    def wait_token(self, token: str, role: str, timeout: float = 90.0) -> str:
+        """Wait until this worker no longer answers 401 to `token` (of `role`); the token."""
         probe = ("GET", "/api/v1/cases") if role == "secretariat" else ("POST", "/api/v1/reports")
         wait_for(lambda: self.http.request(*probe, body={} if probe[0] == "POST" else None, token=token)[0] not in (401,),
                  # Generous: a worker's first group join on a broker that has just started can take a while.
-                 90, 0.2, f"the {role} token to be known to the worker")
+                 timeout, 0.2, f"the {role} token to be known to the worker on port {self.port}")
         return token
 
     def restart(self, wipe_data: bool = False, timeout: float = 90.0) -> "Stack":
@@ -167,8 +188,6 @@ class Stack:
         With wipe_data the local table store (RocksDB) is deleted first, so state must come back from the
         changelog topics.
         """
-        import shutil
-
         self.stop()
         if wipe_data:
             shutil.rmtree(self.env["SOLIDARITY_DATA_DIR"], ignore_errors=True)

@@ -14,18 +14,13 @@ from schemas.base import FieldProblem
 from schemas.vocab import TokenRole
 from streams.ids import hash_token
 from streams.runtime import Runtime
+from streams.services.errors import ServiceError
 
 log = logging.getLogger("solidarity.web")
 
 
-class ApiError(Exception):
-    """An HTTP error answered as {"errors": [{"field", "message"}]}."""
-
-    def __init__(self, status: int, problems: list[FieldProblem] | str, field: str = "body") -> None:
-        if isinstance(problems, str):
-            problems = [FieldProblem(field=field, message=problems)]
-        self.status, self.problems = status, problems
-        super().__init__(f"{status}: {[p.field for p in problems]}")
+class ApiError(ServiceError):
+    """An error of the HTTP layer itself (auth, body size, JSON), answered like a use-case's ServiceError."""
 
 
 def error_response(status: int, problems: list[FieldProblem], headers: dict | None = None) -> web.Response:
@@ -46,7 +41,7 @@ def guarded(handler: Callable[..., Awaitable[web.StreamResponse]]) -> Callable[.
     async def wrapper(self, request, *args, **kwargs):
         try:
             return await handler(self, request, *args, **kwargs)
-        except ApiError as exc:
+        except ServiceError as exc:
             return error_response(exc.status, exc.problems)
         except web.HTTPException:
             raise
@@ -94,8 +89,12 @@ def parse_json(raw: bytes) -> Any:
         raise ApiError(422, "body is nested too deeply") from None
 
 
-def authenticate(rt: Runtime, request: web.Request, *roles: TokenRole) -> TokenRecord:
-    """Return the token record for a valid bearer token of one of `roles`; 401 or 403 otherwise."""
+async def authenticate(rt: Runtime, request: web.Request, *roles: TokenRole) -> TokenRecord:
+    """Return the token record for a valid bearer token of one of `roles`; 401 or 403 otherwise.
+
+    A token unknown here is looked up again once this worker has read every token acknowledged until now:
+    one created (or revoked) through the command line moments ago is known to every worker.
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
@@ -105,9 +104,17 @@ def authenticate(rt: Runtime, request: web.Request, *roles: TokenRole) -> TokenR
         digest = hash_token(token)
     except UnicodeError:  # a header that is not text cannot be one of our tokens
         raise ApiError(401, "unknown or revoked token", field="authorization") from None
-    record = rt.tables.tokens.get(digest)
+    record = await find_token(rt, digest)
     if record is None or record.revoked:
         raise ApiError(401, "unknown or revoked token", field="authorization")
     if TokenRole(record.role) not in roles:
         raise ApiError(403, f"this needs a {' or '.join(r.value for r in roles)} token", field="authorization")
+    return record
+
+
+async def find_token(rt: Runtime, digest: str) -> TokenRecord | None:
+    """The token record by hash; read up to date first when it is unknown (just created elsewhere)."""
+    record = rt.views.tokens.find(digest)
+    if record is None and await rt.views.sync():
+        record = rt.views.tokens.find(digest)
     return record

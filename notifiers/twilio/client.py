@@ -14,7 +14,9 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from notifiers.base import Notifier, ProviderMessage, SendResult
-from notifiers.errors import NotifierError, classify_twilio_error, unreachable
+from notifiers.errors import NotifierError, unreachable
+from notifiers.twilio.errors import classify_twilio_error
+from notifiers.twilio.receipts import status_callback_url
 from schemas.vocab import Channel
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,14 @@ T = TypeVar("T")
 
 
 class TwilioSmsNotifier(Notifier):
-    """Sends SMS through Twilio's Messages API at `base_url`; one HTTP session for all requests."""
+    """Sends SMS through Twilio's Messages API at `base_url`; one HTTP session for all requests.
+
+    Constructor parameters (keyword-only), as `registry.create("sms", **params)` takes them:
+    base_url: the API base URL (`settings.twilio.base_url`; the sandbox in dev); account_sid, auth_token: the
+    account; from_number or messaging_service_sid: the sender (at least one); status_callback: the absolute URL
+    of our StatusCallback webhook, or None for no receipts (each message adds `?key=<idempotency key>`);
+    timeout_seconds: the bound on each API call.
+    """
 
     channel: ClassVar[Channel] = Channel.sms
 
@@ -82,14 +91,18 @@ class TwilioSmsNotifier(Notifier):
         raise error
 
     async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None) -> SendResult:
-        """Send one SMS; `subject` is ignored (SMS has none), and so is `key`: Twilio has no idempotency key."""
+        """Send one SMS; `subject` is ignored (SMS has none); `key` rides on the StatusCallback URL.
+
+        Twilio has no idempotency key, so `key` cannot stop a repeat; it tells the receipt which notification
+        it belongs to.
+        """
         params: dict[str, str] = {"to": to, "body": body}
         if self._service:
             params["messaging_service_sid"] = self._service
         if self._from:
             params["from_"] = self._from
         if self._status_callback:
-            params["status_callback"] = self._status_callback
+            params["status_callback"] = status_callback_url(self._status_callback, key)
         message = await self._call("create", self._twilio().messages.create_async(**params))
         if not message.sid:
             raise NotifierError("provider returned no message sid", code="no-sid")

@@ -1,4 +1,7 @@
-"""POST /api/v1/reports: accept a report, put it on the intake topic, answer with its reference."""
+"""Reports: build the intake envelope, check the sender's limit, publish durably, page at once if urgent.
+
+Shared by the HTTP API, the reporter form and the command line.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,45 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 
-from aiohttp import web
-from faust.web import View
 from pydantic import ValidationError
 
-from agents.intake import loggable_fields
+from agents.intake import dedup_key, loggable_fields
 from agents.ratelimit import RateLimiter, retry_after_seconds
 from schemas.audit import TokenRecord
 from schemas.base import FieldProblem, problems_from
 from schemas.deadletters import DeadLetter
-from schemas.reports import ReportIn
-from schemas.vocab import TokenRole
+from schemas.reports import ReportIn, ReportSubmitted
+from streams.ids import ALPHABET, new_id, new_reference
 from streams.runtime import Runtime
-from streams.web.common import ApiError, authenticate, error_response, guarded, json_response, parse_json, read_body
-from streams.submission import build_submission, receipt
+from streams.services.errors import ServiceError
 
 log = logging.getLogger("solidarity.intake")
+KEYS_REMEMBERED = 10_000
+
+
+def build_submission(report: ReportIn, source: str, submitted_by: str | None,
+                     slot: str | None = None) -> tuple[bytes, ReportSubmitted]:
+    """The partition key and envelope for a validated report.
+
+    With an idempotency slot the ids are derived from it: a retry through any worker (or after a restart)
+    gets the same report id, case id and reference, and the pipeline treats a repeated report id as a replay,
+    so the report is recorded once whichever copies arrive.
+    """
+    if slot is None:
+        ids = {"report_id": new_id("rep"), "case_id": new_id("case"), "reference": new_reference()}
+    else:
+        digits = int(slot[48:64], 16)
+        ref = "".join(ALPHABET[(digits >> (5 * i)) & 31] for i in range(6))
+        ids = {"report_id": f"rep_{slot[:24]}", "case_id": f"case_{slot[24:48]}", "reference": f"SOL-{ref}"}
+    envelope = ReportSubmitted(**ids, source=source, submitted_by=submitted_by, report=report.model_dump(mode="json"))
+    return dedup_key(report.country, report.incident_type).encode(), envelope
+
+
+def receipt(envelope: ReportSubmitted) -> dict[str, str]:
+    """What the reporter gets back."""
+    return {"report_id": envelope.report_id, "case_id": envelope.case_id, "reference": envelope.reference}
 
 
 def report_limiter(rt: Runtime) -> RateLimiter:
@@ -34,7 +59,7 @@ def report_limiter(rt: Runtime) -> RateLimiter:
         # pipeline; a shared store would be needed for an exact network-wide limit.
         limits = rt.settings.limits
         limiter = rt.hooks.report_limiter = RateLimiter(limits.reports_per_minute / 60, limits.report_burst,
-                                                    max_keys=limits.tracked_keys)
+                                                        max_keys=limits.tracked_keys)
     return limiter
 
 
@@ -45,14 +70,7 @@ def report_wait(rt: Runtime, who: TokenRecord) -> int | None:
     return retry_after_seconds(wait) if wait > 0 else None
 
 
-def too_many_reports(wait: int) -> web.Response:
-    """The API's 429 for a token over its report limit, naming the field `token`."""
-    problem = FieldProblem(field="token", message=(
-        f"this token has sent too many reports in a short time; wait {wait} s and send again"))
-    return error_response(429, [problem], headers={"Retry-After": str(wait)})
-
-
-class BrokerTimeout(ApiError):
+class BrokerTimeout(ServiceError):
     """The broker did not acknowledge the report in time: 503, retry (with the same Idempotency-Key)."""
 
     def __init__(self, seconds: float) -> None:
@@ -61,41 +79,50 @@ class BrokerTimeout(ApiError):
 
 
 def idempotency_slot(who: str | None, key: str | None, body: object) -> tuple[str, str] | None:
-    """(table key, body digest) for a client's Idempotency-Key, scoped to its token; None without a key."""
+    """(slot, body digest) for a client's Idempotency-Key, scoped to its token; None without a key."""
     if key is None or who is None:
         return None
     if not (1 <= len(key) <= 200) or not key.isprintable():
-        raise ApiError(422, "Idempotency-Key must be 1 to 200 printable characters", field="Idempotency-Key")
+        raise ServiceError(422, "Idempotency-Key must be 1 to 200 printable characters", field="Idempotency-Key")
     slot = hashlib.sha256(f"{who}\n{key}".encode()).hexdigest()
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
     return slot, digest
 
 
+class KeyMemory:
+    """The body digests of recent Idempotency-Keys seen by this worker: a key reused for a different report
+    is refused (422). The ids themselves need no memory: they are derived from the key."""
+
+    def __init__(self, size: int = KEYS_REMEMBERED) -> None:
+        self.size, self.seen = size, OrderedDict()
+
+    def check(self, slot: str, digest: str) -> None:
+        earlier = self.seen.get(slot)
+        if earlier is not None and earlier != digest:
+            raise ServiceError(422, "this Idempotency-Key was already used for a different report",
+                               field="Idempotency-Key")
+        self.seen[slot] = digest
+        self.seen.move_to_end(slot)
+        while len(self.seen) > self.size:
+            self.seen.popitem(last=False)
+
+
+_keys: dict[int, KeyMemory] = {}
+
+
 async def submit_report(rt: Runtime, body: object, source: str, submitted_by: str | None,
                         idempotency_key: str | None = None) -> dict:
-    """Validate a report body, publish it durably, and return its identifiers (ApiError 422 if invalid)."""
+    """Validate a report body, publish it durably, and return its identifiers (ServiceError 422 if invalid)."""
     try:
         report = ReportIn.model_validate(body)
     except ValidationError as exc:
         problems = problems_from(exc)
         await dead_letter(rt, source, problems, _dump(body))
-        raise ApiError(422, problems) from None
-    key, envelope = build_submission(report, source, submitted_by)
+        raise ServiceError(422, problems) from None
     slot = idempotency_slot(submitted_by, idempotency_key, body)
     if slot is not None:
-        earlier = rt.tables.intake_keys.get(slot[0])
-        if earlier is not None and earlier["digest"] != slot[1]:
-            raise ApiError(422, "this Idempotency-Key was already used for a different report",
-                           field="Idempotency-Key")
-        if earlier is not None:
-            # A retry (the answer was lost, or the broker was down): the same ids again. The pipeline treats a
-            # repeated report id as a replay, so the report is recorded once whichever copy arrives.
-            envelope = envelope.model_copy(update={k: earlier[k] for k in ("report_id", "case_id", "reference")})
-        else:
-            # Remembered before the send: a 503 below may still end with the report on the broker.
-            rt.tables.intake_keys[slot[0]] = {"digest": slot[1], "report_id": envelope.report_id,
-                                              "case_id": envelope.case_id, "reference": envelope.reference,
-                                              "at": envelope.received_at.isoformat()}
+        _keys.setdefault(id(rt), KeyMemory()).check(*slot)
+    key, envelope = build_submission(report, source, submitted_by, slot[0] if slot else None)
     # Wait for the broker's acknowledgement: a 202 means the report cannot be lost. But not for ever (faust's
     # producer would wait 20 minutes): a reporter on a weak connection is better told to retry.
     timeout = rt.settings.web.publish_timeout_seconds
@@ -131,32 +158,3 @@ def _dump(body: object) -> str:
         return json.dumps(body, default=str)
     except (TypeError, ValueError, RecursionError):
         return "<unserialisable body>"
-
-
-def register_report_views(rt: Runtime) -> None:
-    """Add the report intake endpoint."""
-
-    @rt.app.page("/api/v1/reports")
-    class Reports(View):
-        """Report intake."""
-
-        @guarded
-        async def post(self, request: web.Request) -> web.Response:
-            """Accept a report from a reporter token."""
-            who = authenticate(rt, request, TokenRole.reporter)
-            # Counted before the body is read: a flood of refused (even malformed) reports reaches neither the
-            # intake topic nor the dead-letter topic.
-            wait = report_wait(rt, who)
-            if wait is not None:
-                return too_many_reports(wait)
-            raw = await read_body(request, rt.settings.web.max_body_bytes)
-            try:
-                body = parse_json(raw)
-            except ApiError as exc:
-                await dead_letter(rt, "api", exc.problems, raw.decode("utf-8", "replace"))
-                raise
-            try:
-                answer = await submit_report(rt, body, "api", who.token_id, request.headers.get("Idempotency-Key"))
-            except BrokerTimeout as exc:
-                return error_response(exc.status, exc.problems, headers={"Retry-After": "5"})
-            return json_response(answer, status=202)

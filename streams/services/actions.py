@@ -1,0 +1,97 @@
+"""Calls to action: approve one for a case, follow its progress, list its signatories."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from agents.audience import select_members
+from agents.csvsafe import rows_to_csv
+from agents.fanout import check_do_no_harm, check_texts, prefill, reachable
+from agents.regions import load_region_table
+from notifiers.segments import segments
+from schemas.actions import ActionIn, CallToAction
+from schemas.base import problems_from
+from schemas.vocab import CaseStatus, Channel, Consent
+from streams.ids import new_id
+from streams.runtime import Runtime
+from streams.services.cases import get_case
+from streams.services.errors import ServiceError
+from streams.stages.delivery.progress import progress
+
+MAX_SMS_SEGMENTS = 2
+
+
+def sms_warnings(messages: dict[str, str]) -> list[dict]:
+    """A warning per language whose SMS text runs over two segments."""
+    out = []
+    for lang, text in sorted(messages.items()):
+        info = segments(text)
+        if info.segments > MAX_SMS_SEGMENTS:
+            out.append({"field": f"messages.{lang}", "message": (
+                f"{info.segments} SMS segments ({info.encoding}, {info.chars} characters): members pay per "
+                f"segment and long texts arrive late; aim for {MAX_SMS_SEGMENTS} or fewer")})
+    return out
+
+
+def action_counts(rt: Runtime, action_id: str) -> dict:
+    """The action's counters, summed from the delivery counts of every ledger partition (see delivery.progress)."""
+    return progress(rt, action_id)["counts"]
+
+
+async def get_action(rt: Runtime, action_id: str) -> CallToAction:
+    """An approved call to action as of now; 404 naming action_id."""
+    await rt.views.sync()
+    action = rt.views.actions.get(action_id)
+    if action is None:
+        raise ServiceError(404, "no such action (a call just approved may take a moment)", field="action_id")
+    return action
+
+
+def action_view(rt: Runtime, action: CallToAction) -> dict:
+    """Status (planning, sending, finished with its time, failed) and the counters of every final state."""
+    state = progress(rt, action.action_id)
+    return {"action_id": action.action_id, "case_id": action.case_id, "kind": action.kind.value,
+            "reference": action.reference, "channels": [c.value for c in action.channels],
+            "status": state["status"], "finished": state["finished"], "finished_at": state["finished_at"],
+            "failure": state["failure"], "failed_at": state["failed_at"], "counts": state["counts"]}
+
+
+async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) -> dict:
+    """Validate and publish a call to action; refuse unverified cases, texts that would do harm or not render."""
+    try:
+        req = ActionIn.model_validate(body)
+    except ValidationError as exc:
+        raise ServiceError(422, problems_from(exc)) from None
+    case = await get_case(rt, case_id)
+    if case is None:
+        raise ServiceError(404, "no such case", field="case_id")
+    if case.status is not CaseStatus.verified:
+        raise ServiceError(409, f"the case is {case.status.value}; verify it with the source before any call to action",
+                       field="status")
+    if case.consent < Consent.network:
+        raise ServiceError(409, f"consent is '{case.consent.value}': members may be told only with 'network' or "
+                            "'public' consent", field="consent")
+    members = select_members(rt.views.members.values(), req.audience, load_region_table().network_region)
+    deadline = req.deadline.strftime("%Y-%m-%d") if req.deadline else None
+    wanted = {m.language for m in members} | {"en"}
+    messages = prefill(case, req.kind.value, sorted(wanted - set(req.messages)), deadline) | dict(req.messages)
+    # Every text is rendered here as the fan-out will render it, so an approved action cannot fail later.
+    problems = check_do_no_harm(case, dict(req.messages)) + check_texts(case, messages, deadline)
+    if problems:
+        raise ServiceError(422, problems)
+    action = CallToAction(action_id=new_id("act"), case_id=case.case_id, reference=case.reference, kind=req.kind,
+                          audience=req.audience, messages=messages, channels=req.channels, deadline=req.deadline,
+                          approved_by=actor)
+    fut = await rt.topics.actions_approved.send(key=action.action_id.encode(), value=action)
+    await fut
+    recipients = {ch.value: sum(1 for m in members if reachable(m, ch)) for ch in req.channels}
+    return {"action_id": action.action_id, "case_id": case.case_id, "recipients": recipients,
+            "messages": messages, "warnings": sms_warnings(messages) if Channel.sms in req.channels else []}
+
+
+def signatories_csv(rt: Runtime, action_id: str) -> str:
+    """CSV of the organisations that signed (no phone numbers or contact names)."""
+    rows = rt.views.signatures.of(action_id)
+    # Organisation names are typed by people: a cell like =HYPERLINK(...) must stay text in a spreadsheet.
+    return rows_to_csv(["member_id", "organization", "country", "signed_at"],
+                       ([r["member_id"], r["organization"], r["country"], r["signed_at"]] for r in rows))

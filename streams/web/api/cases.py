@@ -1,0 +1,52 @@
+"""Case API for the secretariat: list, read, and lifecycle actions that become case events."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from faust.web import View
+
+from schemas.vocab import TokenRole
+from streams.runtime import Runtime
+from streams.services.cases import case_filters, case_view, change_case, get_case, list_cases
+from streams.web.api.common import ApiError, authenticate, guarded, json_response, read_json
+
+
+def register_case_views(rt: Runtime) -> None:
+    """Add the case endpoints."""
+    app = rt.app
+
+    @app.page("/api/v1/cases")
+    class Cases(View):
+        """The case queue."""
+
+        @guarded
+        async def get(self, request: web.Request) -> web.Response:
+            """List cases, filtered by status, urgency, country, region or reference."""
+            await authenticate(rt, request, TokenRole.secretariat)
+            filters = case_filters(request.query)
+            await rt.views.sync()
+            return json_response({"cases": list_cases(rt, filters)})
+
+    @app.page("/api/v1/cases/{case_id}")
+    class OneCase(View):
+        """One case."""
+
+        @guarded
+        async def get(self, request: web.Request, case_id: str) -> web.Response:
+            """The case with its reports, urgency, reasons, mechanisms, consent, status and history."""
+            await authenticate(rt, request, TokenRole.secretariat)
+            case = await get_case(rt, case_id)
+            if case is None:
+                raise ApiError(404, "no such case (a report just submitted may take a moment)", field="case_id")
+            return json_response(case_view(case))
+
+    @app.page("/api/v1/cases/{case_id}/{verb}")
+    class CaseAction(View):
+        """Lifecycle actions on a case."""
+
+        @guarded
+        async def post(self, request: web.Request, case_id: str, verb: str) -> web.Response:
+            """Verify, escalate, change consent, close or dismiss."""
+            who = await authenticate(rt, request, TokenRole.secretariat)
+            body = await read_json(request, rt.settings.web.max_body_bytes) if request.can_read_body else {}
+            return json_response(await change_case(rt, case_id, verb, body, who.name), status=202)

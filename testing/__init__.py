@@ -1,0 +1,1 @@
+"""The stack harness shared by tests/ and bench/: a worker, several workers, the broker, HTTP helpers."""
