@@ -209,6 +209,10 @@ def terminate(pids: list[int]) -> None:
     for pid in pids:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    # Until the killed ones are gone, their ports are still bound: a start right after would fail.
+    deadline = time.monotonic() + 10
+    while (pids := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:

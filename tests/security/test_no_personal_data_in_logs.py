@@ -1,7 +1,8 @@
 """A record that fails to decode is logged without its values, and the worker carries on.
 
 Bad records carrying a phone number, a contact name and an email go onto every topic the worker decodes into
-a model; once the worker's consumer group has committed past them, the whole worker log must not contain any
+a model; once the worker's consumer group has committed past them (and its replica has read past those of the
+replicated topics), the whole worker log must not contain any
 of those values, /healthz must still answer 200, and a good member sent after the bad one must reach the table.
 """
 
@@ -19,8 +20,12 @@ pytestmark = pytest.mark.kafka
 
 # ASCII on purpose: an escaped repr in the log could not hide them from the search.
 PHONE, NAME, EMAIL = "+50491236721", "Berta Caceres Flores", "berta.leak@example.org"
-DECODED_TOPICS = [topics.MEMBERS, topics.TOKENS, topics.CASE_EVENTS, topics.ACTIONS, topics.NOTIFY_PRIORITY,
-                  topics.NOTIFY_BULK, topics.NOTIFY_RETRY, topics.NOTIFY_STATUS, topics.REPLIES]
+# Read by the worker's agents (their consumer group commits past them) ...
+AGENT_TOPICS = [topics.CASE_EVENTS, topics.ACTIONS, topics.NOTIFY_PRIORITY, topics.NOTIFY_BULK, topics.NOTIFY_RETRY,
+                topics.NOTIFY_STATUS, topics.REPLIES]
+# ... and by the replica every worker runs outside the group (streams/replicas.py), which logs each skipped record.
+REPLICATED_TOPICS = [topics.MEMBERS, topics.TOKENS, topics.CASE_STATE]
+DECODED_TOPICS = AGENT_TOPICS + REPLICATED_TOPICS
 BAD_VALUES = [
     # A model's fields with one invalid value: pydantic would quote the whole input.
     json.dumps({"member_id": "leak-1", "organization": "Org", "contact_name": NAME, "phone": PHONE, "email": EMAIL,
@@ -51,6 +56,14 @@ def produced(stack) -> dict[TopicPartition, int]:
     return ends
 
 
+def replica_skipped(stack) -> bool:
+    """Whether the worker's replica has read (and skipped) every bad record of the replicated topics."""
+    log = stack.log_path.read_text(encoding="utf-8", errors="replace")
+    prefix = stack.env["SOLIDARITY_TOPIC_PREFIX"]
+    return all(log.count(f"replicated record skipped at {topics.full_name(spec, prefix)}[") >= len(BAD_VALUES)
+               for spec in REPLICATED_TOPICS)
+
+
 def committed_past(stack, ends: dict[TopicPartition, int]) -> bool:
     """Whether the worker's consumer group has committed every partition up to the given end offsets."""
     # Never subscribes, so it only reads the group's offsets and does not join (or disturb) the group.
@@ -69,7 +82,10 @@ def get_member(stack, token) -> dict | None:
 
 
 def test_undecodable_records_leave_no_personal_data_in_the_log(stack, secretariat_token, produced):
-    wait_for(lambda: committed_past(stack, produced), 60, 0.5, "the worker to consume the bad records")
+    agent_ends = {tp: end for tp, end in produced.items()
+                  if tp.topic in {topics.full_name(spec, stack.env["SOLIDARITY_TOPIC_PREFIX"]) for spec in AGENT_TOPICS}}
+    wait_for(lambda: committed_past(stack, agent_ends), 120, 0.5, "the worker's agents to consume the bad records")
+    wait_for(lambda: replica_skipped(stack), 60, 0.5, "the worker's replica to read past the bad records")
     status, _body = stack.http.request("GET", "/healthz")
     assert status == 200
     member = wait_for(lambda: get_member(stack, secretariat_token), 30, 0.2, "the good member sent after the bad ones")
@@ -77,4 +93,5 @@ def test_undecodable_records_leave_no_personal_data_in_the_log(stack, secretaria
     log = stack.log_path.read_text(encoding="utf-8", errors="replace")
     for value in (PHONE, PHONE.lstrip("+"), NAME, EMAIL):
         assert value not in log, f"{value!r} is in the worker log"
-    assert "is not a valid Member" in log, "the decode failures should still be logged (without values)"
+    assert "is not a valid CaseEvent" in log and "replicated record skipped" in log, \
+        "the decode failures should still be logged (without values)"
