@@ -16,12 +16,19 @@ class Pacer:
     """Grants send slots at most `rate` cost units (SMS segments, emails) per second, priority callers first.
 
     Slots are spaced by cost/rate, so no one-second window ever holds more than `rate` units; bulk callers
-    wait while any priority caller is waiting.
+    wait while any priority caller is waiting. The spacing after a grant is computed from the rate at the time
+    of the next grant, not fixed when the slot was given: the rate changes (a worker's share of a sender's
+    limit follows its partitions), and a slot given at a near-zero share during a rebalance must not hold up
+    every later send for minutes once the share is back.
     """
+
+    # A rate change is noticed within this long by a caller already waiting.
+    RECHECK_S = 0.5
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self._next = 0.0
+        self._last = float("-inf")
+        self._last_cost = 0.0
         self._queues: dict[bool, deque] = {True: deque(), False: deque()}
         self._runner: asyncio.Task | None = None
 
@@ -46,16 +53,18 @@ class Pacer:
 
     async def _grant(self) -> None:
         while self._queues[True] or self._queues[False]:
-            wait = self._next - time.monotonic()
+            wait = self._last + self._last_cost / self.rate - time.monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await asyncio.sleep(min(wait, self.RECHECK_S))
+                continue
             queue = self._queues[True] if self._queues[True] else self._queues[False]
             if not queue:
                 continue
             cost, fut = queue.popleft()
             if fut.done():
                 continue
-            self._next = max(self._next, time.monotonic()) + cost / self.rate
+            # The next grant is cost/rate after this one (a late wake-up is never made up for by a burst).
+            self._last, self._last_cost = time.monotonic(), cost
             fut.set_result(None)
 
 

@@ -44,9 +44,41 @@ def ensure_topics(settings: Settings) -> list[str]:
             except TopicAlreadyExistsError:
                 pass
         align_configs(admin, settings, existing)
+        wait_for_leaders(admin, [catalogue.full_name(spec, settings.topic_prefix) for spec in catalogue.CATALOGUE],
+                         settings.kafka.topics_ready_seconds)
         return created
     finally:
         admin.close()
+
+
+def leaderless(admin: KafkaAdminClient, names: list[str]) -> list[str]:
+    """The topics among `names` that are missing or have a partition without a leader."""
+    described = {t["name"]: t for t in admin.describe_topics(names)}
+    return [name for name in names
+            if name not in described or described[name].get("error_code")
+            or not described[name].get("partitions")
+            or any(p.get("error_code") or p.get("leader_id", -1) < 0 for p in described[name]["partitions"])]
+
+
+def wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout: float) -> None:
+    """Wait until every topic in `names` has a leader on each partition.
+
+    A consumer group whose leader assigns partitions before a new topic is visible leaves that topic unowned: on a
+    busy broker, topics just created can take seconds to get leaders, and a worker started at that moment would
+    process nothing from them (seen with three workers starting at once on fresh topics).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            missing = leaderless(admin, names)
+        except KafkaError:
+            missing = names
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaUnavailable(f"{len(missing)} topics have no leader after {timeout:.0f} s "
+                                   f"(first: {missing[0]})")
+        time.sleep(0.25)
 
 
 def align_configs(admin: KafkaAdminClient, settings: Settings, existing: set[str]) -> list[str]:

@@ -17,8 +17,16 @@ from streams.runtime import Runtime
 
 def flowing(rt: Runtime) -> bool:
     """False from the moment a rebalance starts (faust marks the app as rebalancing in the consumer's revoke
-    callback, before anything else) until the new assignment's tables are recovered ("Worker ready")."""
-    return not getattr(rt.app, "rebalancing", False)
+    callback, before anything else) until the new assignment's tables are recovered ("Worker ready"), and from
+    the moment the worker starts to shut down (faust suspends the flow of events first).
+
+    Without the second, a worker told to stop (SIGTERM, a rolling restart) kept pacing out the sends queued
+    in its batches until it was killed 20 s later; now each is handed to the partition's next owner at once.
+    """
+    if getattr(rt.app, "rebalancing", False):
+        return False
+    flow = getattr(rt.app, "flow_control", None)
+    return flow is None or flow.is_active()
 
 
 def track_rebalances(rt: Runtime) -> None:

@@ -113,6 +113,7 @@ def build_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.kafka.session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka.session_timeout_seconds / 4,
         broker_commit_interval=0.5,
+        consumer_metadata_max_age_ms=int(settings.kafka.metadata_refresh_seconds * 1000),
         producer_linger=0.005,
         stream_buffer_maxsize=4096,
         table_cleanup_interval=60.0,

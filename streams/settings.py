@@ -30,6 +30,12 @@ class KafkaSettings(_Frozen):
     session_timeout_seconds: float = Field(8.0, ge=6.0, le=60.0, description=(
         "How long a silent worker keeps its partitions: after a crash the others take them over this long "
         "later (Kafka's minimum is 6 s; a busier machine needs more to avoid needless rebalances)."))
+    metadata_refresh_seconds: float = Field(10.0, ge=1.0, le=300.0, description=(
+        "How often each worker re-reads the cluster's topic list. A partition assignment made while a topic was "
+        "still being created leaves that topic's partitions unowned until the next refresh notices it "
+        "(Kafka's client default is 5 minutes, during which nothing on that topic is processed)."))
+    topics_ready_seconds: float = Field(60.0, gt=0, description=(
+        "How long the worker waits at start for every topic to have a leader on each partition."))
 
 
 class WebSettings(_Frozen):

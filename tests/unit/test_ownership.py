@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from faust.types import TP
+from mode.utils.queues import FlowControlEvent
 
 from agents.pacing import Abandoned, Pacer
 from streams.ownership import Ownership, partition_of
@@ -29,6 +30,15 @@ def test_during_a_rebalance_a_worker_owns_nothing():
         kafka=SimpleNamespace(partitions=4)), hooks=SimpleNamespace())
     assert Ownership(rt, {}).active() == set()
     assert not Ownership(rt, {}).owns("act:act_1:m1:sms")
+
+
+def test_a_worker_that_is_shutting_down_owns_nothing():
+    flow = FlowControlEvent(initially_suspended=False)
+    rt = SimpleNamespace(app=SimpleNamespace(rebalancing=False, flow_control=flow), settings=SimpleNamespace(
+        kafka=SimpleNamespace(partitions=4)), hooks=SimpleNamespace())
+    assert Ownership(rt, {}).owns("act:act_1:m1:sms")
+    flow.suspend()  # what faust does first when the worker is told to stop
+    assert not Ownership(rt, {}).owns("act:act_1:m1:sms"), "its queued sends must go to the next owner"
 
 
 async def test_the_store_keeps_standby_partitions_and_drops_only_what_it_no_longer_holds():

@@ -431,8 +431,10 @@ class Deliverer:
         notification partitions, so all of them together never exceed it (a worker without a backlog leaves
         its share unused; after a rebalance the shares follow within a second)."""
         share = len(self.ownership.active()) / self.ownership.partitions
+        if not share:
+            return  # owning nothing (a rebalance, shutting down) it sends nothing: keep the last share
         for channel, pacer in self.pacers.items():
-            pacer.rate = max(self.base_rates[channel] * share, 0.01)
+            pacer.rate = self.base_rates[channel] * share
 
     def _observe(self, n: Notification, state: DeliveryState, exc: NotifierError | None = None) -> None:
         metrics = self.rt.hooks.metrics
