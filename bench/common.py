@@ -1,4 +1,4 @@
-"""Shared bench plumbing: broker, sandbox with exact timestamps, worker stacks, results, tables, profiles."""
+"""Shared bench plumbing: broker, a worker wired to the sandbox (testing/sandbox.py), results, tables, profiles."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ import platform
 import statistics
 import subprocess
 import sys
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from testing.stack import ROOT, Http, Stack, bootstrap, broker_up, free_port, wait_for
-from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM, Sandbox
+from testing.sandbox import Sandbox, notify_stack
+from testing.stack import ROOT, Stack, bootstrap, broker_up, wait_for
 
 RESULTS = ROOT / "bench" / "results"
 # Collapsed py-spy stacks are large and machine-specific: kept out of git with the rest of .local/.
@@ -126,76 +125,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def http_json(url: str, timeout: float = 60) -> object:
-    """GET a JSON document."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return json.loads(resp.read())
-
-
-class BenchSandbox(Sandbox):
-    """The unmodified sandbox as a subprocess (faults/stop as in the tests' Sandbox), with the probe of bench/sandbox_host.py for exact timestamps."""
-
-    def __init__(self, tmp: Path, worker_port: int, faults: dict | None = None, seed: int = 7,
-                 delivery_delay: float = 0.02) -> None:
-        self.http_port, self.smtp_port, self.probe_port = free_port(), free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.http_port}"
-        self.probe = f"http://127.0.0.1:{self.probe_port}"
-        self.http = Http(self.url)
-        args = [sys.executable, "-m", "bench.sandbox_host", "--probe-port", str(self.probe_port),
-                "--http-port", str(self.http_port), "--smtp-port", str(self.smtp_port), "--account-sid", ACCOUNT_SID,
-                "--auth-token", AUTH_TOKEN, "--seed", str(seed), "--delivery-delay", str(delivery_delay),
-                "--inbound-webhook-url", f"http://127.0.0.1:{worker_port}/webhooks/twilio/sms"]
-        if faults:
-            args += ["--faults", json.dumps(faults)]
-        self.log_path = tmp / "sandbox.log"
-        self.proc = subprocess.Popen(args, cwd=str(ROOT), stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT)
-        wait_for(self._up, 30, 0.1, "the sandbox")
-
-    def _up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"sandbox exited: {self.log_path.read_text()[-2000:]}")
-        try:
-            return bool(http_json(self.probe + "/probe/counts", 2))
-        except OSError:
-            return False
-
-    def counts(self) -> dict:
-        """How many SMS records and mails the sandbox holds."""
-        return http_json(self.probe + "/probe/counts")
-
-    def sms(self, start: int = 0) -> list[dict]:
-        """Outbound SMS from our number with exact creation times (epoch seconds)."""
-        items = http_json(f"{self.probe}/probe/sms?start={start}")["items"]
-        return [{"to": i[0], "t": i[2], "body": i[3], "status": i[5], "segments": i[6]}
-                for i in items if i[1] == FROM and i[4] == "outbound-api"]
-
-    def mail(self, start: int = 0) -> list[dict]:
-        """Mails received with exact times."""
-        return [{"to": i[0], "t": i[1], "subject": i[2], "text": i[3], "message_id": i[4]}
-                for i in http_json(f"{self.probe}/probe/mail?start={start}")["items"]]
-
-
 def world(tmp: Path, rate: float = 100000.0, faults: dict | None = None, extra_env: dict | None = None,
-          start: bool = True) -> tuple[Stack, BenchSandbox]:
-    """A bench sandbox and a worker wired to it, like tests/notify_harness.notify_stack."""
+          start: bool = True) -> tuple[Stack, Sandbox]:
+    """A sandbox and a worker wired to it (testing/sandbox.notify_stack) with quiet logs, started unless not `start`."""
     tmp.mkdir(parents=True, exist_ok=True)
-    stack = Stack(tmp)
-    sandbox = BenchSandbox(tmp, stack.port, faults)
-    stack.env.update({
-        "SOLIDARITY_TWILIO__BASE_URL": sandbox.url, "SOLIDARITY_TWILIO__ACCOUNT_SID": ACCOUNT_SID,
-        "SOLIDARITY_TWILIO__AUTH_TOKEN": AUTH_TOKEN, "SOLIDARITY_TWILIO__FROM_NUMBER": FROM,
-        "SOLIDARITY_TWILIO__TIMEOUT_SECONDS": "2", "SOLIDARITY_SMTP__PORT": str(sandbox.smtp_port),
-        "SOLIDARITY_DELIVERY__SMS_SEGMENTS_PER_SECOND": str(rate),
-        "SOLIDARITY_DELIVERY__EMAIL_PER_SECOND": str(rate),
-        "SOLIDARITY_DELIVERY__BACKOFF_BASE_SECONDS": "0.2", "SOLIDARITY_DELIVERY__BACKOFF_MAX_SECONDS": "2",
-        "SOLIDARITY_DELIVERY__MAX_ATTEMPTS": "8", "SOLIDARITY_DELIVERY__RECONCILE_AFTER_SECONDS": "5",
-        "SOLIDARITY_LOG_LEVEL": "warning",
-        **(extra_env or {}),
-    })
+    stack, sandbox = notify_stack(tmp, faults=faults, rate=rate,
+                                  extra_env={"SOLIDARITY_LOG_LEVEL": "warning", **(extra_env or {})})
     if start:
         try:
             stack.start(180)
         except BaseException:
+            stack.stop()  # a worker that did not come up in time may still be running
             sandbox.stop()
             raise
     return stack, sandbox

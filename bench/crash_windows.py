@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bench.common import verified_case
 from bench.fanout import load_world
+from testing.samples import named, unique_name
 from testing.stack import wait_for
-from tests.samples import named, unique_name
 
 # Short waits so a test-sized drill finishes in minutes: the sweep and the reconciler act after 3 s of quiet.
 FAST = {"SOLIDARITY_DELIVERY__PLAN_QUIET_SECONDS": "3", "SOLIDARITY_DELIVERY__RECONCILE_AFTER_SECONDS": "3"}

@@ -21,8 +21,8 @@ from bench.common import BROKER_PIDFILE, ROOT, ensure_broker, save, show, world
 from bench.crash_windows import crash_window_drill
 from bench.fanout import approve, load_world
 from streams import topics
+from testing.samples import report
 from testing.stack import bootstrap, broker_up, wait_for
-from tests.samples import report
 
 FAULTS_20 = {"error_rate": 0.05, "throttle_rate": 0.05, "timeout_rate": 0.05, "timeout_accepts": True,
              "timeout_seconds": 3.0, "undelivered_rate": 0.05}
@@ -180,7 +180,7 @@ def faults_drill(members: int = 2_000, rate: float = 1000.0) -> dict:
     with tempfile.TemporaryDirectory(prefix="drill-faults-") as tmp:
         stack, sandbox, tokens, rows = load_world(Path(tmp), members, rate=rate)
         try:
-            sandbox.faults(**FAULTS_20)
+            sandbox.set_faults(**FAULTS_20)
             base = sandbox.counts()["sms"]
             action_id, ref, _ = approve(stack, tokens, ["sms"], "ph")
             counts = wait_for(lambda: settled(stack, tokens, action_id), members / 20 + 240, 1.0, "every SMS to settle")

@@ -1,6 +1,6 @@
 """Fan-out: a call to action to N members by SMS and email, unthrottled and at 100 segments/s, and the naive loop.
 
-Times come from the sandbox's own store (microseconds), read through bench/sandbox_host.py's probe.
+Times come from the sandbox's own store (microseconds), read through testing/sandbox_host.py's probe.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import (PROFILES, BenchSandbox, CpuMeter, broker_pid, console, ensure_broker, median, profile,
-                          save, show, verified_case, world)
+from bench.common import (PROFILES, CpuMeter, broker_pid, console, ensure_broker, median, profile, save, show,
+                          verified_case, world)
 from bench.members import TAIL_GROUP, member_rows, tail_count, write_csv
+from testing.samples import named, unique_name
+from testing.sandbox import ACCOUNT_SID, AUTH_TOKEN, FROM, Sandbox
 from testing.stack import wait_for
-from tests.notify_harness import ACCOUNT_SID, AUTH_TOKEN, FROM
-from tests.samples import named, unique_name
 
 LIMIT = 100.0
 
@@ -55,7 +55,7 @@ def approve(stack, tokens, channels: list[str], country: str) -> tuple[str, str,
     return body["action_id"], receipt["reference"], sent
 
 
-def wait_handed(sandbox: BenchSandbox, base: dict, sms: int, mail: int, timeout: float) -> dict:
+def wait_handed(sandbox: Sandbox, base: dict, sms: int, mail: int, timeout: float) -> dict:
     """Poll the sandbox until it holds `sms` more SMS and `mail` more mails than `base`; the last counts."""
     deadline = time.monotonic() + timeout
     counts = sandbox.counts()
@@ -167,7 +167,7 @@ def naive_loop(members: int) -> dict:
     from twilio.rest import Client
 
     with tempfile.TemporaryDirectory(prefix="bench-naive-") as tmp:
-        sandbox = BenchSandbox(Path(tmp), worker_port=9)
+        sandbox = Sandbox(Path(tmp), worker_port=9)
         meter = CpuMeter(client=os.getpid(), sandbox=sandbox.proc.pid)
         try:
             client = Client(ACCOUNT_SID, AUTH_TOKEN)

@@ -22,8 +22,8 @@ from bench.pipeline import report_body
 from schemas.reports import ReportIn
 from streams import topics
 from streams.services.reports import build_submission
+from testing.samples import report
 from testing.stack import wait_for
-from tests.samples import report
 
 ONCALL = 3
 SPACING = 0.05

@@ -57,7 +57,8 @@ class Rejected(NotifierError):
     """The provider refused the message for any other permanent reason; never retry."""
 
 
-# Keys: ("http", status or class "4xx"/"5xx"), ("smtp", reply code or class), ("net", "timeout"/"connection").
+# Keys: ("http", status or class "4xx"/"5xx"), ("smtp", reply code or class),
+# ("net", "timeout"/"connection"/"disconnected").
 # Exact keys win over classes.
 ERROR_TABLE: dict[tuple[str, int | str], tuple[type[NotifierError], str]] = {
     ("http", 429): (Throttled, "too many requests"),
@@ -68,7 +69,12 @@ ERROR_TABLE: dict[tuple[str, int | str], tuple[type[NotifierError], str]] = {
     ("smtp", "5xx"): (Rejected, "permanent mail failure"),
     ("net", "timeout"): (ProviderUnavailable, "provider timed out"),
     ("net", "connection"): (ProviderUnavailable, "provider unreachable"),
+    ("net", "disconnected"): (ProviderUnavailable, "connection lost after the request was sent"),
 }
+
+# Errors after which the provider may have accepted the message: the request went out and no answer came back.
+# A retry after one of these asks the provider first; a blind resend could deliver the message twice.
+OUTCOME_UNKNOWN_CODES = frozenset({"timeout", "disconnected"})
 
 
 def lookup_error(kind: str, number: int) -> tuple[type[NotifierError], str] | None:
@@ -85,8 +91,9 @@ def classify_smtp_error(code: int | None, message: str | None = None) -> Notifie
     return cls(reason, code=f"smtp-{code}", provider_message=message)
 
 
-def unreachable(timeout: bool) -> NotifierError:
-    """The error for a request that timed out or could not connect."""
-    key = "timeout" if timeout else "connection"
+def unreachable(timeout: bool, sent: bool = False) -> NotifierError:
+    """The error for a request that timed out, could not connect, or (`sent`) lost its connection after the
+    request went out."""
+    key = "timeout" if timeout else "disconnected" if sent else "connection"
     cls, reason = ERROR_TABLE[("net", key)]
     return cls(reason, code=key)

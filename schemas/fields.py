@@ -7,7 +7,8 @@ from typing import Annotated
 
 import phonenumbers
 import pycountry
-from pydantic import AfterValidator, BeforeValidator, EmailStr
+import pydantic
+from pydantic import AfterValidator, BeforeValidator, EmailStr, PlainSerializer
 
 from schemas.base import PERSONAL
 
@@ -56,5 +57,9 @@ LanguageCode = Annotated[str, AfterValidator(_language)]
 Phone = Annotated[str, AfterValidator(_phone), PERSONAL]
 Email = Annotated[EmailStr, PERSONAL]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+# JSON as `datetime.isoformat()` ('+00:00' where pydantic writes 'Z'): times stored as that text before they were
+# typed read back and are written again unchanged, and they still sort as text. Checked in pydantic's core (no
+# conversion to UTC): the delivery ledger parses several per entry.
+IsoDatetime = Annotated[pydantic.AwareDatetime, PlainSerializer(datetime.isoformat, when_used="json")]
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 Lower = Annotated[str, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)]

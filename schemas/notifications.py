@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import PERSONAL, Message, personal, utcnow
+from schemas.fields import IsoDatetime
 from schemas.vocab import Channel
 
 
@@ -23,7 +24,11 @@ class DeliveryState(StrEnum):
     """Where a notification stands."""
 
     queued = "queued"
+    # Marked before the provider call; found so after a crash or a timeout, the outcome is unknown: ask the provider.
     sending = "sending"
+    # A temporary failure taken as not having left (not a timeout): the next attempt waits out its back-off.
+    retrying = "retrying"
+    # Accepted by the provider: an SMS waits for its delivery receipt here (an email is delivered at once).
     sent = "sent"
     delivered = "delivered"
     failed = "failed"
@@ -70,3 +75,39 @@ class DeliveryStatus(Message):
     retryable: bool | None = None
     attempt: int = 0
     at: datetime = Field(default_factory=utcnow)
+
+
+class LedgerEntry(BaseModel):
+    """One notification's record in the delivery ledger, under its idempotency key: the exactly-once record.
+
+    Kept in the table as `model_dump(mode="json", exclude_none=True)`, the shape entries had when they were
+    plain dicts, so changelogs written then still read. Frozen: the table shares parsed entries between readers.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state: DeliveryState = Field(description="Where the notification stands: sending, retrying, sent or final.")
+    attempt: int = Field(0, ge=0, description="The attempt's number, 0 for the first (the next one's once a retry "
+                                              "is scheduled).")
+    action_id: str | None = Field(None, description="The call to action it belongs to (none for an alert).")
+    channel: Channel | None = Field(None, description="The notification's channel: the reconciler asks the provider "
+                                                     "about SMS awaiting a receipt.")
+    member_id: str | None = Field(None, description="The member it is for.")
+    notification: Notification | None = Field(
+        None, description="The notification itself while it is unsettled, so the reconciler can finish it after "
+                          "a crash; dropped once the provider accepted it or it ended.")
+    since: IsoDatetime | None = Field(None, description="When the latest 'sending' mark or retry was written.")
+    marked_at: IsoDatetime | None = Field(None, description="When the current attempt was marked 'sending', just "
+                                                            "before its provider call.")
+    uncertain_since: IsoDatetime | None = Field(
+        None, description="The mark of the earliest attempt that may have reached the provider unseen (a crash or a "
+                          "timeout): from then on the key is only sent after asking the provider, and a message "
+                          "created after this (less the clock skew) may be it. Kept until the provider accepts it.")
+    provider_id: str | None = Field(None, description="Twilio MessageSid or SMTP Message-ID, once accepted.")
+    at: IsoDatetime | None = Field(None, description="When the provider accepted it (or the recovery lookup found it).")
+    recovered: bool | None = Field(None, description="Set with provider_id: whether the recovery lookup found the "
+                                                     "message rather than a send returning it.")
+    settled_at: IsoDatetime | None = Field(None, description="When it reached a final state.")
+    error: str | None = Field(None, description="The error code of the last failed attempt or receipt.")
+    reason: str | None = Field(None, description="Why it ended without a provider's answer (cancelled, unknown, "
+                                                 "opted out since the plan).")

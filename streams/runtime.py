@@ -17,6 +17,7 @@ from streams.settings import Settings
 if TYPE_CHECKING:  # types only: these modules import this one
     from agents.ratelimit import RateLimiter
     from streams.metrics import Metrics
+    from streams.services.reports import KeyMemory
     from streams.stages.delivery.engine import Deliverer
     from streams.stages.intake import DedupIndex
     from streams.tables import Tables
@@ -66,6 +67,7 @@ class Hooks:
     dedup_index: DedupIndex | None = None  # set by streams.stages.intake; read by intake's page check
     metrics: Metrics | None = None  # set by streams.metrics
     report_limiter: RateLimiter | None = None  # per-token intake limit, made on first use by services.reports
+    idempotency_keys: KeyMemory | None = None  # recent Idempotency-Keys, made on first use by services.reports
     rebalanced_at: float = 0.0  # time.monotonic() when the last rebalance completed
 
 

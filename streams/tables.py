@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from schemas.cases import Case
+from schemas.notifications import LedgerEntry
 from streams import codecs, stores
 from streams.runtime import Runtime
 
@@ -21,29 +22,42 @@ class ModelTable(Generic[M]):
     With `cache=True` the parsed models are kept beside the store and reused while the stored JSON is
     unchanged: validating 100,000 members for every audience selection or member list blocked the worker's
     event loop for seconds. Callers never change a model in place (they copy), so sharing one is safe.
+    With `exclude_none=True` a field that is None is left out of the stored JSON.
     """
 
-    def __init__(self, table, model: type[M], cache: bool = False) -> None:
-        self.table, self.model = table, model
+    def __init__(self, table, model: type[M], cache: bool = False, exclude_none: bool = False) -> None:
+        self.table, self.model, self.exclude_none = table, model, exclude_none
         self._cache: dict[str, tuple[dict, M]] | None = {} if cache else None
+
+    def _validate(self, raw) -> M:
+        try:
+            return self.model.model_validate(raw)
+        except ValueError as exc:
+            error = codecs.describe(self.model, exc)
+        # Raised outside the handler: pydantic's message (the cause) quotes the stored value, personal data too.
+        raise error from None
 
     def _parse(self, key: str, raw) -> M:
         if self._cache is None:
-            return self.model.model_validate(raw)
+            return self._validate(raw)
         hit = self._cache.get(key)
-        if hit is not None and hit[0] == raw:
+        if hit is not None and (hit[0] is raw or hit[0] == raw):
             return hit[1]
-        model = self.model.model_validate(raw)
+        model = self._validate(raw)
         self._cache[key] = (raw, model)
         return model
 
     def get(self, key: str) -> M | None:
         """The model at key, or None."""
         raw = self.table.get(key)
-        return None if raw is None else self._parse(key, raw)
+        if raw is None:
+            if self._cache is not None:
+                self._cache.pop(key, None)
+            return None
+        return self._parse(key, raw)
 
     def __setitem__(self, key: str, value: M) -> None:
-        raw = value.model_dump(mode="json")
+        raw = value.model_dump(mode="json", exclude_none=self.exclude_none)
         self.table[key] = raw
         if self._cache is not None:
             self._cache[key] = (raw, value)
@@ -51,15 +65,38 @@ class ModelTable(Generic[M]):
     def __contains__(self, key: str) -> bool:
         return key in self.table
 
+    def items(self, where: Callable[[str], bool] | None = None) -> Iterator[tuple[str, M]]:
+        """Every (key, model) in the locally held partitions; with `where`, only keys it accepts (others are
+        not parsed)."""
+        for key, raw in list(self.table.items()):
+            if where is None or where(key):
+                yield key, self._parse(key, raw)
+
     def values(self) -> Iterator[M]:
         """Every model in the locally held partitions."""
-        for key, raw in self.table.items():
-            yield self._parse(key, raw)
+        for _, model in self.items():
+            yield model
 
     @property
     def name(self) -> str:
         """The underlying faust table name (for table_route)."""
         return self.table.name
+
+    @property
+    def changelog_topic(self):
+        """The underlying faust table's changelog topic: what Ownership reads the assignment of."""
+        return self.table.changelog_topic
+
+
+class Ledger(ModelTable[LedgerEntry]):
+    """The delivery ledger: idempotency key -> LedgerEntry, the exactly-once record.
+
+    Stored without its empty fields, as entries were when they were dicts. Parsed entries are cached: a send reads
+    its entry several times, and the progress count walks the ledger every second while anything is delivered.
+    """
+
+    def __init__(self, table) -> None:
+        super().__init__(table, LedgerEntry, cache=True, exclude_none=True)
 
 
 @dataclass
@@ -73,7 +110,7 @@ class Tables:
     cases: ModelTable[Case]  # case_id -> case, folded by the case agent
     case_notices: Any  # case_id -> when the on-call was last paged or updated about it
     dedup_index: Any  # country|incident_type|case_id -> open case summary, kept by the intake agents
-    ledger: Any  # idempotency key -> delivery state: the exactly-once record
+    ledger: Ledger  # idempotency key -> delivery state: the exactly-once record
     action_stats: Any  # action_id -> the fan-out's own record of its plan (counts, started, planned, failed)
     early_receipts: Any  # idempotency key -> a receipt that came before the send was recorded
     sid_index: Any  # provider message id -> idempotency key, for this worker's recovery claims
@@ -104,7 +141,7 @@ def declare_tables(rt: Runtime) -> Tables:
         cases=ModelTable(keyed("cases", "Case state by case_id."), Case),
         case_notices=keyed("case_notices", "case_id -> when the on-call was last paged or updated about it."),
         dedup_index=table("dedup_index", "Open cases by country|incident_type|case_id, for duplicate detection."),
-        ledger=keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record."),
+        ledger=Ledger(keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record.")),
         action_stats=keyed("action_stats", "Per-action plan record: targeted, queued, slices, planned, failed."),
         early_receipts=keyed("early_receipts", "Receipts that arrived before the send was recorded, by key."),
         sid_index=keyed("sid_index", "Provider message id -> idempotency key."),

@@ -13,6 +13,7 @@ from schemas.vocab import Channel
 from streams.replicas import Views
 from streams.runtime import Hooks
 from streams.settings import Settings
+from streams.tables import Ledger
 
 
 class StubSms(Notifier):
@@ -56,12 +57,13 @@ class Topic:
 
 
 def runtime(**settings) -> SimpleNamespace:
-    """Settings, tables as dicts, replicated views without a broker, and recording topics: what the deliverer
-    and the plan sweep need. Records sent to the replicated topics reach the views at once."""
+    """Settings, tables as dicts (the ledger wrapped as on a worker), replicated views without a broker, and
+    recording topics: what the deliverer and the plan sweep need. Records sent to the replicated topics reach the
+    views at once."""
     async def flush():
         return None
     views = Views()
-    tables = SimpleNamespace(ledger={}, sid_index={}, early_receipts={}, action_stats={}, cases={})
+    tables = SimpleNamespace(ledger=Ledger({}), sid_index={}, early_receipts={}, action_stats={}, cases={})
     topics = SimpleNamespace(notifications_retry=Topic(), notifications_dlq=Topic(), notifications_status=Topic(),
                              notifications_bulk=Topic(), notifications_priority=Topic(), members=Topic(views.members),
                              actions_plans=Topic(views.plans), actions_progress=Topic(views.progress))

@@ -85,8 +85,11 @@ class TwilioSmsNotifier(Notifier):
             error = classify_twilio_error(exc.status, exc.code, exc.detail)
         except (TimeoutError, aiohttp.ServerTimeoutError):
             error = unreachable(timeout=True)
+        except (aiohttp.ClientConnectorError, ConnectionRefusedError):
+            error = unreachable(timeout=False)  # never connected: the request cannot have reached Twilio
         except (aiohttp.ClientError, OSError):
-            error = unreachable(timeout=False)
+            # Connected, then lost (reset, hang-up, a broken answer): Twilio may have created the message.
+            error = unreachable(timeout=False, sent=True)
         log.warning("twilio %s failed: %s retryable=%s", operation, error.code, error.retryable)
         raise error
 

@@ -107,9 +107,6 @@ class KeyMemory:
             self.seen.popitem(last=False)
 
 
-_keys: dict[int, KeyMemory] = {}
-
-
 async def submit_report(rt: Runtime, body: object, source: str, submitted_by: str | None,
                         idempotency_key: str | None = None) -> dict:
     """Validate a report body, publish it durably, and return its identifiers (ServiceError 422 if invalid)."""
@@ -121,7 +118,9 @@ async def submit_report(rt: Runtime, body: object, source: str, submitted_by: st
         raise ServiceError(422, problems) from None
     slot = idempotency_slot(submitted_by, idempotency_key, body)
     if slot is not None:
-        _keys.setdefault(id(rt), KeyMemory()).check(*slot)
+        if rt.hooks.idempotency_keys is None:
+            rt.hooks.idempotency_keys = KeyMemory()
+        rt.hooks.idempotency_keys.check(*slot)
     key, envelope = build_submission(report, source, submitted_by, slot[0] if slot else None)
     # Wait for the broker's acknowledgement: a 202 means the report cannot be lost. But not for ever (faust's
     # producer would wait 20 minutes): a reporter on a weak connection is better told to retry.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from testing.samples import unique_name
 from tests.e2e.conftest import DOCS, login
 from tests.e2e.forms import fill_report
-from tests.samples import unique_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 

@@ -9,10 +9,10 @@ import io
 import pytest
 from playwright.sync_api import expect
 
+from testing.samples import named, unique_name
 from tests.e2e.conftest import DOCS, login
 from tests.e2e.forms import fill_report
 from tests.members_data import demo_members, eligible
-from tests.samples import named, unique_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
@@ -64,7 +64,7 @@ def test_report_to_signatories(browser, world, base_url):
         expect(dash.locator("#c-failed")).to_have_text("0")
 
         signer = next(m for m in sms_members if m["language"] == "es")
-        status, _ = sandbox.reply(signer["phone"], "FIRMO")
+        status, _ = sandbox.phone(signer["phone"]).reply("FIRMO")
         assert status in (200, 201, 202)
         expect(dash.locator("#c-signed")).to_have_text("1", timeout=30_000)
         dash.screenshot(path=str(DOCS / "action.png"))

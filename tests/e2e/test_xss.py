@@ -15,9 +15,9 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
+from testing.samples import report
 from tests.e2e.conftest import login
 from testing.stack import wait_case, wait_for
-from tests.samples import report
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 

@@ -1,4 +1,8 @@
-"""Shared integration fixtures: the real sandbox in-process, a webhook receiver, a localhost-only guard."""
+"""Shared integration fixtures: the real sandbox in-process, a webhook receiver, a localhost-only guard.
+
+For the protocol tests of the sandbox and the notifiers, which read the sandbox's own store (`sandbox.gateway.store`,
+`sandbox.sink`). Tests of a running worker use the sandbox client, testing/sandbox.py, instead.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from sandbox import SandboxHandle, start_sandbox
-from sandbox.sms_store import SmsRecord
 
-__all__ = ["Device", "Receiver", "clean_sandbox", "eventually", "localhost_only", "point_at", "receiver",
-           "sandbox", "twilio_async", "twilio_sync"]
+__all__ = ["Receiver", "clean_sandbox", "eventually", "localhost_only", "point_at", "receiver", "sandbox",
+           "twilio_async", "twilio_sync"]
 
 
 def _is_local(host: object) -> bool:
@@ -160,28 +163,3 @@ async def twilio_async(sandbox: SandboxHandle) -> AsyncIterator[Client]:
     http = AsyncTwilioHttpClient()
     yield point_at(Client(sandbox.account_sid, sandbox.auth_token, http_client=http), sandbox.http_url)
     await http.close()
-
-
-class Device:
-    """A member's phone on the sandbox: `await device.expect_sms("SIGN")`, then `await device.reply("SIGN")`."""
-
-    def __init__(self, sandbox: SandboxHandle, number: str) -> None:
-        self.sandbox, self.number = sandbox, number
-        self._seen: set[str] = set()
-
-    async def expect_sms(self, text: str, timeout: float = 5.0) -> SmsRecord:
-        """Wait for a new SMS to this phone containing `text`."""
-        def match() -> SmsRecord | None:
-            return next((r for r in self.sandbox.gateway.store.records if r.to == self.number
-                         and r.direction != "inbound" and r.sid not in self._seen and text in r.body), None)
-        record = await eventually(match, timeout)
-        self._seen.add(record.sid)
-        return record
-
-    def received(self) -> list[SmsRecord]:
-        """Every SMS this phone got, oldest first."""
-        return [r for r in self.sandbox.gateway.store.records if r.to == self.number and r.direction != "inbound"]
-
-    async def reply(self, body: str) -> dict[str, object]:
-        """Text the service back, as a member would."""
-        return await self.sandbox.gateway.inbound(self.number, body)

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
+from testing.samples import named, unique_name
 from testing.stack import ROOT, Stack, wait_for
-from tests.samples import named, unique_name
 
 SCRIPT = ROOT / "deploy" / "kafka" / "broker.py"
 BOOTSTRAP = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"

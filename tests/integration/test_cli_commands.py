@@ -8,8 +8,8 @@ import pytest
 
 from schemas.deadletters import DeadLetter
 from streams import topics
+from testing.samples import named, unique_name
 from testing.stack import wait_case, wait_for
-from tests.samples import named, unique_name
 
 
 def test_tokens_create_list_revoke(stack):

@@ -9,10 +9,10 @@ from collections import Counter
 from streams.admin import read_all
 from streams.settings import KafkaSettings, Settings
 from streams.topics import NOTIFY_DLQ
+from testing.samples import report
 from testing.stack import wait_for
 from tests.members_data import demo_members, eligible
 from tests.notify_harness import start_world
-from tests.samples import report
 
 FAULTS = {"error_rate": 0.07, "throttle_rate": 0.06, "timeout_rate": 0.03, "timeout_accepts": True,
           "timeout_seconds": 3.0, "undelivered_rate": 0.04}

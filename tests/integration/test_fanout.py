@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
+from testing.samples import named, report, unique_name
 from testing.stack import wait_for
 from tests.members_data import SIGN_WORDS, TEMPLATE_MARKERS, demo_members, eligible
 from tests.notify_harness import start_world
-from tests.samples import named, report, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,9 @@ def test_critical_report_puts_an_sms_on_every_oncall_phone(world):
         country="hn"), token=tokens["reporter"])
     assert status == 202
     for m in oncall:
-        msgs = wait_for(lambda: [s for s in sandbox.sms_to(m["phone"]) if receipt["reference"] in s["body"]], 30,
-                        0.05, "the on-call alert")
+        phone = sandbox.phone(m["phone"])
+        msgs = wait_for(lambda: [s for s in phone.received() if receipt["reference"] in s["body"]], 30, 0.05,
+                        "the on-call alert")
         assert len(msgs) == 1
         assert "CRITICAL" in msgs[0]["body"]
         assert "Ana María" not in msgs[0]["body"] and "San Isidro" not in msgs[0]["body"]
@@ -83,31 +84,31 @@ def test_call_to_action_reaches_each_eligible_member_once_in_their_language(worl
     assert set(per_phone) == {m["phone"] for m in sms_members}
     assert max(per_phone.values()) == 1
     for m in sms_members[::25]:
-        (sms,) = [s for s in sandbox.sms_to(m["phone"]) if ref in s["body"]]
+        (sms,) = [s for s in sandbox.phone(m["phone"]).received() if ref in s["body"]]
         assert TEMPLATE_MARKERS[m["language"]] in sms["body"]
         assert "Ana" not in sms["body"] and "San Isidro" not in sms["body"]
     for m in [r for r in rows if "sms" in r["opted_out"]][:10]:
-        assert not [s for s in sandbox.sms_to(m["phone"]) if ref in s["body"]]
+        assert not [s for s in sandbox.phone(m["phone"]).received() if ref in s["body"]]
     for m in mail_members[::50]:
         assert len([x for x in sandbox.mail_to(m["email"]) if ref in x["subject"] or ref in x.get("text", "")]) == 1
 
     # Members answer: SIGN in their own language, STOP opts out.
     signers = [next(m for m in sms_members if m["language"] == lang) for lang in SIGN_WORDS]
     for m in signers:
-        assert sandbox.reply(m["phone"], SIGN_WORDS[m["language"]])[0] in (200, 201, 202)
+        assert sandbox.phone(m["phone"]).reply(SIGN_WORDS[m["language"]])[0] in (200, 201, 202)
     wait_for(lambda: stack.http.request("GET", f"/api/v1/actions/{action_id}", token=tokens["secretariat"])[1]
              ["counts"]["signed"] == len(signers), 30, 0.1, "the signatures to be counted")
     status, text = stack.http.request("GET", f"/api/v1/actions/{action_id}/signatories.csv", token=tokens["secretariat"])
     assert status == 200
     signed = {r["member_id"] for r in csv.DictReader(io.StringIO(text))}
     assert signed == {m["member_id"] for m in signers}
-    thanks = wait_for(lambda: [s for s in sandbox.sms_to(signers[0]["phone"]) if "Thank you" in s["body"]
+    thanks = wait_for(lambda: [s for s in sandbox.phone(signers[0]["phone"]).received() if "Thank you" in s["body"]
                                or "Gracias" in s["body"] or "Merci" in s["body"] or "Obrigado" in s["body"]
                                or "شكراً" in s["body"]], 30, 0.1, "a thank-you SMS")
     assert len(thanks) == 1
 
     quitter = sms_members[-1]
-    sandbox.reply(quitter["phone"], "STOP")
+    sandbox.phone(quitter["phone"]).reply("STOP")
     wait_for(lambda: "sms" in stack.http.request("GET", f"/api/v1/members/{quitter['member_id']}",
                                                  token=tokens["secretariat"])[1].get("opted_out", []),
              30, 0.1, "the member to be opted out of SMS")
@@ -148,16 +149,17 @@ def test_forged_webhooks_are_refused(world):
 def test_unknown_texts_get_at_most_three_help_replies_an_hour(world):
     stack, sandbox, tokens = world
     member = next(m for m in eligible(demo_members(), "sms") if m["language"] == "fr")
+    phone = sandbox.phone(member["phone"])
     for i in range(5):
-        sandbox.reply(member["phone"], f"bonjour {i}")
+        phone.reply(f"bonjour {i}")
     helps = wait_for(lambda: (lambda h: h if len(h) >= 3 else None)(
-        [s for s in sandbox.sms_to(member["phone"]) if "Répondez SIGNE pour signer" in s["body"]]), 30, 0.1,
+        [s for s in phone.received() if "Répondez SIGNE pour signer" in s["body"]]), 30, 0.1,
         "three help replies")
     # Replies from one phone are handled in order: once STOP is confirmed, all five texts were handled.
-    sandbox.reply(member["phone"], "STOP")
-    wait_for(lambda: any("ne recevrez plus" in s["body"] for s in sandbox.sms_to(member["phone"])), 30, 0.1,
+    phone.reply("STOP")
+    wait_for(lambda: any("ne recevrez plus" in s["body"] for s in phone.received()), 30, 0.1,
              "the STOP confirmation")
-    assert len([s for s in sandbox.sms_to(member["phone"]) if "Répondez SIGNE pour signer" in s["body"]]) == 3
+    assert len([s for s in phone.received() if "Répondez SIGNE pour signer" in s["body"]]) == 3
     assert len(helps) == 3
 
 
@@ -180,15 +182,15 @@ def test_oncall_roster_changes_take_effect_at_the_next_alert(world):
         return receipt["reference"]
 
     first = critical()
-    wait_for(lambda: [s for s in sandbox.sms_to(phone) if first in s["body"]], 30, 0.05, "the newcomer's page")
+    sandbox.phone(phone).expect_sms(first, timeout=30)
     status, _ = stack.http.request("PATCH", "/api/v1/members/oncall-new", {"roles": ["member"]}, token=sec)
     assert status == 200
     wait_for(lambda: stack.http.request("GET", "/api/v1/members/oncall-new", token=sec)[1].get("roles") == ["member"],
              30, 0.1, "the role change in the worker")
     second = critical()
     veteran = next(m for m in demo_members() if "secretariat_oncall" in m["roles"])
-    wait_for(lambda: [s for s in sandbox.sms_to(veteran["phone"]) if second in s["body"]], 30, 0.05,
-             "the page to the remaining on-call")
+    sandbox.phone(veteran["phone"]).expect_sms(second, timeout=30)
     # Bounded wait for an SMS that must not come: as long as a page takes to arrive, several times over.
     with pytest.raises(AssertionError, match="timed out"):
-        wait_for(lambda: [s for s in sandbox.sms_to(phone) if second in s["body"]], 3, 0.1, "a page to the ex-on-call")
+        wait_for(lambda: [s for s in sandbox.phone(phone).received() if second in s["body"]], 3, 0.1,
+                 "a page to the ex-on-call")

@@ -9,8 +9,8 @@ import httpx
 from schemas.deadletters import DeadLetter
 from streams import topics
 from streams.admin import producer
+from testing.samples import envelope, named, report, unique_name
 from testing.stack import wait_case, wait_for
-from tests.samples import envelope, named, report, unique_name
 
 UNIQUE, DUPLICATES, API_INVALID, KAFKA_INVALID = 300, 50, 75, 75
 

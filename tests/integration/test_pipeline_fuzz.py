@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from schemas.reports import Defender, ReporterContact, ReportIn
-from tests.samples import report
+from testing.samples import report
 
 KNOWN_FIELDS = set(ReportIn.model_fields) | set(Defender.model_fields) | set(ReporterContact.model_fields)
 FIELDS = sorted(report())

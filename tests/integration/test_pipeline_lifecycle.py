@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testing.samples import named, unique_name
 from testing.stack import wait_case
-from tests.samples import named, unique_name
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from testing.samples import named, unique_name
 from testing.stack import wait_case
-from tests.samples import named, unique_name
 
 
 def test_restarted_worker_recovers_cases_aliases_and_tokens(stack, reporter_token, secretariat_token):

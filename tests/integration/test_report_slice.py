@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from testing.samples import report
 from testing.stack import wait_for
-from tests.samples import report
 
 
 def test_healthz_reports_broker_connected(stack, secretariat_token):

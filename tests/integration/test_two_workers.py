@@ -27,11 +27,11 @@ import pytest
 from agents.texts import render
 from sandbox.signing import SIGNATURE_HEADER, twilio_signature
 from streams.web.routes import ROUTES
+from testing.samples import named, report, unique_name
+from testing.sandbox import AUTH_TOKEN, FROM, Sandbox, sandbox_env
 from testing.stack import wait_for
 from testing.workers import Workers
 from tests.members_data import MEMBERS_CSV, SIGN_WORDS, demo_members, eligible
-from tests.notify_harness import AUTH_TOKEN, FROM, Sandbox, sandbox_env
-from tests.samples import named, report, unique_name
 
 pytestmark = pytest.mark.kafka
 
@@ -108,7 +108,7 @@ def signed_post(w: World, i: int, path: str, params: dict[str, str]) -> httpx.Re
 
 def sms_with(w: World, phone: str, text: str) -> list[dict]:
     """SMS the sandbox took for `phone` that contain `text`."""
-    return [m for m in w.sandbox.sms_to(phone) if text in m["body"]]
+    return [m for m in w.sandbox.phone(phone).received() if text in m["body"]]
 
 
 def known_token(workers: Workers, role: str) -> str:
@@ -190,7 +190,7 @@ def signers(world, action) -> list[dict]:
     """Two members answer SIGN: one through the sandbox (to worker 0), one signed straight to worker 1."""
     plain = [m for m in SMS if "secretariat_oncall" not in m["roles"]]  # no pages among their texts
     first, second = [next(m for m in plain if m["language"] == lang) for lang in ("es", "fr")]
-    assert world.sandbox.reply(first["phone"], SIGN_WORDS["es"])[0] in (200, 201)
+    assert world.sandbox.phone(first["phone"]).reply(SIGN_WORDS["es"])[0] in (200, 201)
     answer = signed_post(world, 1, "/webhooks/twilio/sms", {
         "AccountSid": "AC" + "0" * 32, "MessageSid": "SM" + uuid.uuid4().hex, "From": second["phone"], "To": FROM,
         "Body": SIGN_WORDS["fr"]})
@@ -320,7 +320,7 @@ def api_signatories(w, request):
             return status == 200 and {r["member_id"] for r in csv.DictReader(io.StringIO(text))} == want
         wait_for(listed, PIPELINE_S, 0.3, f"both signatories in worker {i}'s CSV")
     # Each got exactly one thank-you in their language, whichever worker took the reply.
-    others = lambda m: [s for s in w.sandbox.sms_to(m["phone"])  # noqa: E731
+    others = lambda m: [s for s in w.sandbox.phone(m["phone"]).received()  # noqa: E731
                         if s["body"] == render("replies.signed", m["language"], reference=act["reference"])]
     for m in signed:
         wait_for(lambda: others(m), PIPELINE_S, 0.2, "the thank-you")

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from testing.samples import unique_name
 from testing.stack import wait_for
-from tests.samples import unique_name
 
 pytestmark = pytest.mark.kafka
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from testing.samples import named, unique_name
 from testing.stack import wait_for
 from tests.members_data import demo_members, eligible
 from tests.notify_harness import start_world
-from tests.samples import named, unique_name
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from streams import topics
+from testing.samples import named, unique_name
 from testing.stack import Stack
 from tests.integration.test_ui_security import csrf_of, report_form
-from tests.samples import named, unique_name
 
 pytestmark = pytest.mark.kafka
 

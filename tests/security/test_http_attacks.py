@@ -17,8 +17,8 @@ import pytest
 from notifiers.errors import InvalidRecipient
 from notifiers.smtp_email import SmtpEmailNotifier
 from streams.web.ui.render import STATIC
+from testing.samples import named, unique_name
 from testing.stack import ROOT, wait_case, wait_for
-from tests.samples import named, unique_name
 
 pytestmark = pytest.mark.kafka
 

@@ -3,8 +3,8 @@ report; the same key with another report is refused, naming the header."""
 
 from __future__ import annotations
 
+from testing.samples import named, unique_name
 from testing.stack import wait_for
-from tests.samples import named, unique_name
 
 
 def post(stack, token, body, key=None):

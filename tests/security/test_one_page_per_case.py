@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from testing.samples import named, unique_name
 from testing.stack import wait_for
 from tests.members_data import demo_members
 from tests.notify_harness import start_world
-from tests.samples import named, unique_name
 
 UPDATE_SECONDS = 6
 
@@ -38,8 +38,7 @@ def paged(stack, sandbox, tokens, name: str, country: str) -> dict:
     """Submit a critical report on `name` and wait until every on-call phone has its page; the receipt."""
     receipt = submit(stack, tokens, named(name, incident_type="enforced_disappearance", country=country))
     for phone in oncall_phones():
-        wait_for(lambda: [s for s in sandbox.sms_to(phone) if receipt["reference"] in s["body"]], 30, 0.05,
-                 f"the page for {receipt['reference']}")
+        sandbox.phone(phone).expect_sms(receipt["reference"], timeout=30)
     return receipt
 
 
@@ -60,7 +59,7 @@ def test_a_duplicate_critical_report_two_seconds_later_does_not_page_again(world
                          .get("reports", [])) == 2, 30, 0.1, "the merge")
     flushed(stack, sandbox, tokens)
     for phone in oncall_phones():
-        texts = [s["body"] for s in sandbox.sms_to(phone)]
+        texts = [s["body"] for s in sandbox.phone(phone).received()]
         assert sum(first["reference"] in t for t in texts) == 1, texts
         assert not any(second["reference"] in t for t in texts), "paged again under the new report's reference"
 
@@ -76,7 +75,7 @@ def test_later_reports_send_one_update_naming_the_case_reference(world):
                          .get("reports", [])) == 4, 30, 0.1, "the merges")
     flushed(stack, sandbox, tokens)
     for phone in oncall_phones():
-        texts = [s["body"] for s in sandbox.sms_to(phone) if first["reference"] in s["body"]]
+        texts = [s["body"] for s in sandbox.phone(phone).received() if first["reference"] in s["body"]]
         updates = [t for t in texts if "Update" in t or "Novedad" in t or "jour" in t or "تحديث" in t or "Novidade" in t]
         assert len(texts) == 2 and len(updates) == 1, texts
-        assert not any(r["reference"] in s["body"] for r in later for s in sandbox.sms_to(phone))
+        assert not any(r["reference"] in s["body"] for r in later for s in sandbox.phone(phone).received())

@@ -19,8 +19,8 @@ from schemas.cases import CaseSnapshot
 from streams.replicas import Views
 from streams.services.actions import approve_action
 from streams.services.errors import ServiceError
+from testing.samples import report
 from testing.stack import ROOT, wait_for
-from tests.samples import report
 from tests.stubs import put
 from tests.unit.test_fanout import make_case, member
 

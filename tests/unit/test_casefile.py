@@ -9,7 +9,7 @@ import pytest
 from agents.casefile import TransitionRefused, apply_event, check_transition
 from schemas.cases import CaseEvent, CaseEventKind
 from schemas.vocab import CaseStatus, Consent, Urgency
-from tests.samples import named, stored
+from testing.samples import named, stored
 
 EMERGENCY = {"fld-emergency", "iachr", "protectdefenders-eu", "uaf-whrd"}
 """Mechanisms of a Mexican case that only open at high urgency."""

@@ -11,7 +11,7 @@ from schemas.cases import Case, Classification, StoredReport
 from schemas.members import Member
 from schemas.reports import ReportIn
 from schemas.vocab import Channel, Consent, Urgency
-from tests.samples import report
+from testing.samples import report
 
 
 def make_case(consent="network", urgency="high", **overrides) -> Case:

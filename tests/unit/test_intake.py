@@ -9,7 +9,7 @@ from agents.duplicates import CaseSummary
 from agents.intake import dedup_key, loggable_fields, process_submission
 from schemas.cases import CaseEventKind
 from schemas.reports import ReportIn
-from tests.samples import envelope, named, report
+from testing.samples import envelope, named, report
 
 SOURCE = "reports.submitted.v1"
 

@@ -15,8 +15,8 @@ from agents.pacing import Abandoned, Pacer
 from streams.ownership import Ownership, partition_of
 from streams.services.reports import build_submission, idempotency_slot
 from streams.stores import Store
-from tests.samples import report
 from schemas.reports import ReportIn
+from testing.samples import report
 
 
 @pytest.mark.parametrize("key", ["act:act_1:m1:sms", "alert:case_9:m2:email:critical", "reply:SM123", "é✓"])

@@ -3,10 +3,12 @@ notification ends in one final state, so the action finishes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from schemas.actions import Audience, CallToAction
-from schemas.notifications import DeliveryState
+from schemas.notifications import DeliveryState, LedgerEntry
 from schemas.vocab import Channel
-from streams.stages.delivery.engine import Deliverer
+from streams.stages.delivery.engine import Deliverer, revised
 from schemas.cases import CaseSnapshot
 from streams.stages.delivery.plans import PlanSweeper, record_plan
 from streams.stages.delivery.progress import ProgressCounter, progress
@@ -41,8 +43,9 @@ async def world():
 async def test_planned_notifications_that_never_reached_the_ledger_are_delivered_once():
     # As after offsets committed past events still in a take buffer: m1 went out, m2..m4 were never seen.
     rt, action, deliverer, stub = await world()
-    rt.tables.ledger["act:act_1:m1:sms"] = {"state": "delivered", "provider_id": "SMold", "action_id": "act_1",
-                                            "settled_at": "2026-12-01T10:00:01+00:00"}
+    rt.tables.ledger["act:act_1:m1:sms"] = LedgerEntry(
+        state=DeliveryState.delivered, provider_id="SMold", action_id="act_1",
+        settled_at=datetime(2026, 12, 1, 10, 0, 1, tzinfo=UTC))
     sweeper = PlanSweeper(rt, deliverer)
     assert await sweeper.sweep() == 3
     assert sorted(to for to, _ in stub.sent) == sorted(PHONES[m] for m in ("m2", "m3", "m4"))
@@ -57,17 +60,18 @@ async def test_members_who_opted_out_or_left_after_the_plan_end_final_and_the_ac
     sweeper = PlanSweeper(rt, deliverer)
     await sweeper.sweep()
     ledger = rt.tables.ledger
-    assert ledger["act:act_1:m2:sms"]["state"] == DeliveryState.opted_out
-    assert ledger["act:act_1:m3:sms"]["state"] == DeliveryState.cancelled
-    assert "removed" in ledger["act:act_1:m3:sms"]["reason"]
+    assert ledger.get("act:act_1:m2:sms").state is DeliveryState.opted_out
+    assert ledger.get("act:act_1:m3:sms").state is DeliveryState.cancelled
+    assert "removed" in ledger.get("act:act_1:m3:sms").reason
     assert sorted(to for to, _ in stub.sent) == sorted(PHONES[m] for m in ("m1", "m4"))
     # Receipts for the two sent messages arrive: then every planned notification is final.
     for key in ("act:act_1:m1:sms", "act:act_1:m4:sms"):
-        ledger[key] = {**ledger[key], "state": "delivered", "settled_at": "2026-12-01T10:05:00+00:00"}
+        ledger[key] = revised(ledger.get(key), state=DeliveryState.delivered,
+                              settled_at=datetime(2026, 12, 1, 10, 5, tzinfo=UTC))
     deliverer.writes += 1
     await ProgressCounter(rt, deliverer).tick()
     state = progress(rt, "act_1")
-    assert state["finished"] and state["finished_at"] == max(e["settled_at"] for e in ledger.values())
+    assert state["finished"] and state["finished_at"] == max(e.settled_at for e in ledger.values()).isoformat()
     c = state["counts"]
     assert c["targeted"] == c["delivered"] + c["failed"] + c["opted_out"] + c["cancelled"] + c["unknown"] == 4
 

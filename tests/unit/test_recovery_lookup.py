@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from notifiers.base import ProviderMessage
-from schemas.notifications import DeliveryState, Lane, Notification
+from schemas.notifications import DeliveryState, Lane, LedgerEntry, Notification
 from schemas.vocab import Channel
 from streams.stages.delivery.engine import Deliverer
 from tests.stubs import StubSms, runtime
@@ -28,10 +28,9 @@ def notification(action: str, body: str = TEXT) -> Notification:
 
 def crashed_while_sending(rt, n: Notification, marked: datetime) -> None:
     """The ledger as a SIGKILL leaves it: marked 'sending' at `marked`, outcome never recorded."""
-    rt.tables.ledger[n.idempotency_key] = {"state": "sending", "since": marked.isoformat(),
-                                           "marked_at": marked.isoformat(), "attempt": 0, "action_id": n.action_id,
-                                           "channel": "sms", "member_id": n.member_id,
-                                           "notification": n.model_dump(mode="json")}
+    rt.tables.ledger[n.idempotency_key] = LedgerEntry(
+        state=DeliveryState.sending, since=marked, marked_at=marked, attempt=0, action_id=n.action_id,
+        channel=Channel.sms, member_id=n.member_id, notification=n)
 
 
 def msg(sid: str, at: datetime, body: str = TEXT) -> ProviderMessage:
@@ -68,18 +67,18 @@ async def test_recovery_claims_only_a_message_that_can_be_this_notifications(hel
     n = notification("now")
     crashed_while_sending(rt, n, T0)
     await deliverer.deliver_batch([n])
-    entry = rt.tables.ledger[n.idempotency_key]
+    entry = rt.tables.ledger.get(n.idempotency_key)
     if expected == "resent":
         assert stub.sent == [(PHONE, TEXT)]
-        assert entry["state"] == DeliveryState.sent and entry["provider_id"] == "SMnew1"
+        assert entry.state is DeliveryState.sent and entry.provider_id == "SMnew1"
     elif expected == "unknown":
         assert stub.sent == []
-        assert entry["state"] == DeliveryState.unknown
+        assert entry.state is DeliveryState.unknown
         assert rt.topics.notifications_dlq.items, "an unknown outcome is dead-lettered with its reason"
     else:
         assert stub.sent == []
         # The provider says the message was delivered: the recovered notification takes that receipt at once.
-        assert entry["state"] == DeliveryState.delivered and entry["provider_id"] == expected and entry["recovered"]
+        assert entry.state is DeliveryState.delivered and entry.provider_id == expected and entry.recovered
         assert rt.tables.sid_index[expected] == n.idempotency_key
 
 
@@ -96,7 +95,7 @@ async def test_two_actions_with_the_same_text_in_flight_share_what_the_provider_
     deliverer._notifiers[Channel.sms] = [stub]
     await deliverer.deliver_batch([first, second])
     assert len(stub.held) == 2, "the phone ends with one message per action"
-    sids = {rt.tables.ledger[n.idempotency_key]["provider_id"] for n in (first, second)}
+    sids = {rt.tables.ledger.get(n.idempotency_key).provider_id for n in (first, second)}
     assert len(sids) == 2, "no message is recorded for both"
 
 
@@ -114,6 +113,6 @@ async def test_a_retry_after_a_timeout_keeps_asking_the_provider_even_when_the_l
     deliverer = Deliverer(rt)
     deliverer._notifiers[Channel.sms] = [Flaky([])]
     await deliverer.deliver_batch([n])
-    entry = rt.tables.ledger[n.idempotency_key]
-    assert entry["state"] == "sending" and entry["uncertain_since"], entry
+    entry = rt.tables.ledger.get(n.idempotency_key)
+    assert entry.state is DeliveryState.sending and entry.uncertain_since == T0, entry
     assert rt.topics.notifications_retry.items, "the notification is retried"

@@ -80,7 +80,7 @@ class Delivery:
             if status.reason != "receipt":
                 continue
             entry = self.rt.tables.ledger.get(status.idempotency_key)
-            if entry is not None and entry["state"] == DeliveryState.sending.value:
+            if entry is not None and entry.state is DeliveryState.sending:
                 # The receipt overtook our record of the send (or the send timed out after reaching the
                 # provider): the deliverer applies it when it records the send.
                 self.rt.tables.early_receipts[status.idempotency_key] = {

@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 
 from agents.pacing import Abandoned, Pacer, backoff
 from notifiers.base import ProviderMessage
-from notifiers.errors import NotifierError, RecipientOptedOut
+from notifiers.errors import OUTCOME_UNKNOWN_CODES, NotifierError, RecipientOptedOut
 from notifiers.segments import segments
 from notifiers.registry import default_registry
 from notifiers.twilio.errors import INVALID_NUMBER_CODES
 from notifiers.twilio.receipts import RECEIPTS
 from schemas.base import FieldProblem, utcnow
 from schemas.deadletters import DeadLetter
-from schemas.notifications import DeliveryState, DeliveryStatus, Lane, Notification
+from schemas.notifications import DeliveryState, DeliveryStatus, Lane, LedgerEntry, Notification
 from schemas.vocab import CaseStatus, Channel, Consent
 from streams.ownership import Ownership
 from streams.runtime import Runtime
@@ -28,17 +28,25 @@ from streams.services.members import publish_member
 
 log = logging.getLogger("solidarity.delivery")
 
-SETTLED = {DeliveryState.sent.value, DeliveryState.delivered.value, DeliveryState.failed.value,
-           DeliveryState.opted_out.value, DeliveryState.cancelled.value, DeliveryState.unknown.value}
-UNKNOWN_OUTCOME = DeliveryState.sending.value
+SETTLED = frozenset({DeliveryState.sent, DeliveryState.delivered, DeliveryState.failed, DeliveryState.opted_out,
+                     DeliveryState.cancelled, DeliveryState.unknown})
+UNKNOWN_OUTCOME = DeliveryState.sending
+# Not settled and still to be sent: what the reconciler finishes after a crash (with SMS awaiting a receipt).
+PENDING = frozenset({UNKNOWN_OUTCOME, DeliveryState.retrying})
+RECONCILED = PENDING | {DeliveryState.sent}
 # How far back a provider message with the same text makes a recovery undecidable: a message created this long
 # before our 'sending' mark could only be ours if the provider's clock ran that far behind ours.
 LOOKUP_MARGIN = timedelta(minutes=2)
 
 
-def mark_time(entry: dict) -> datetime:
+def mark_time(entry: LedgerEntry) -> datetime:
     """When the earliest attempt whose outcome is unknown was marked 'sending' (the recovery window's start)."""
-    return datetime.fromisoformat(entry.get("uncertain_since") or entry.get("marked_at") or entry["since"])
+    return entry.uncertain_since or entry.marked_at or entry.since
+
+
+def revised(prior: LedgerEntry | None, **changes) -> LedgerEntry:
+    """The entry with these fields changed (a new one when there was none); a field set to None is dropped."""
+    return LedgerEntry(**changes) if prior is None else prior.model_copy(update=changes)
 
 
 def claimable(provider_id: str, key: str, owners) -> bool:
@@ -120,7 +128,7 @@ class Deliverer:
         for n in batch:
             key = n.idempotency_key
             prior = ledger.get(key)
-            if key in seen or (prior and prior["state"] in SETTLED):
+            if key in seen or (prior is not None and prior.state in SETTLED):
                 continue
             seen.add(key)
             todo.append((n, prior))
@@ -128,19 +136,17 @@ class Deliverer:
             self.unsettled.add(key)
             if n.action_id:
                 self.last_progress[n.action_id] = time.monotonic()
-            now = utcnow().isoformat()
-            if not prior or prior["state"] != UNKNOWN_OUTCOME:
+            now = utcnow()
+            if prior is None or prior.state != UNKNOWN_OUTCOME:
                 # The notification rides along until it settles, so the reconciler can finish it after a crash.
-                entry = {"state": UNKNOWN_OUTCOME, "since": now, "marked_at": now, "attempt": n.attempt,
-                         "action_id": n.action_id, "channel": n.channel.value, "member_id": n.member_id,
-                         "notification": n.model_dump(mode="json")}
-                if prior and prior.get("uncertain_since"):
-                    entry["uncertain_since"] = prior["uncertain_since"]
-                self.put(key, entry)
-            elif not prior.get("uncertain_since"):
+                self.put(key, LedgerEntry(state=UNKNOWN_OUTCOME, since=now, marked_at=now, attempt=n.attempt,
+                                          action_id=n.action_id, channel=n.channel, member_id=n.member_id,
+                                          notification=n,
+                                          uncertain_since=None if prior is None else prior.uncertain_since))
+            elif not prior.uncertain_since:
                 # Found 'sending' at the start of a batch: the attempt marked then may have reached the provider
                 # before a crash. From now on this key is only sent after asking the provider.
-                self.put(key, {**prior, "uncertain_since": prior.get("marked_at") or prior["since"]})
+                self.put(key, revised(prior, uncertain_since=prior.marked_at or prior.since))
         if not todo:
             return
         try:
@@ -153,8 +159,8 @@ class Deliverer:
             raise
         fresh, uncertain = [], defaultdict(list)
         for n, _ in todo:
-            entry = ledger.get(n.idempotency_key) or {}
-            if n.channel is Channel.sms and entry.get("uncertain_since"):
+            entry = ledger.get(n.idempotency_key)
+            if n.channel is Channel.sms and entry is not None and entry.uncertain_since:
                 uncertain[n.to].append(n)
             else:
                 fresh.append(n)
@@ -240,7 +246,7 @@ class Deliverer:
         skew = timedelta(seconds=self.rt.settings.delivery.clock_skew_seconds)
         ledger, owners = self.rt.tables.ledger, self._sid_owner
         async with self._phone_locks[notes[0].to]:
-            marks = {n.idempotency_key: mark_time(ledger.get(n.idempotency_key) or {}) for n in notes}
+            marks = {n.idempotency_key: mark_time(ledger.get(n.idempotency_key)) for n in notes}
             try:
                 # Bounded like sends: after a crash thousands of numbers are looked up at once, and an unbounded
                 # burst of list requests makes the provider (and its rate limits) time every one of them out.
@@ -290,14 +296,12 @@ class Deliverer:
                     provider_status: str | None = None) -> None:
         tb = self.rt.tables
         state = DeliveryState.sent if n.channel is Channel.sms else DeliveryState.delivered
-        entry = dict(tb.ledger.get(n.idempotency_key) or {})
-        now = utcnow().isoformat()
-        entry.update(state=state.value, provider_id=provider_id, at=now, recovered=recovered)
+        now = utcnow()
+        changes = dict(state=state, provider_id=provider_id, at=now, recovered=recovered, notification=None,
+                       uncertain_since=None)
         if state is DeliveryState.delivered:
-            entry["settled_at"] = now
-        entry.pop("notification", None)
-        entry.pop("uncertain_since", None)
-        self.put(n.idempotency_key, entry)
+            changes["settled_at"] = now
+        self.put(n.idempotency_key, revised(tb.ledger.get(n.idempotency_key), **changes))
         if n.channel is Channel.sms:
             self.claimed[provider_id] = n.idempotency_key
             tb.sid_index[provider_id] = n.idempotency_key
@@ -316,31 +320,30 @@ class Deliverer:
 
     async def _failed(self, n: Notification, exc: NotifierError) -> None:
         tb, d = self.rt.tables, self.rt.settings.delivery
-        entry = dict(tb.ledger.get(n.idempotency_key) or {})
+        prior = tb.ledger.get(n.idempotency_key)
         if isinstance(exc, RecipientOptedOut):
-            entry.update(state=DeliveryState.opted_out.value, error=exc.code, settled_at=utcnow().isoformat())
-            entry.pop("notification", None)
-            self.put(n.idempotency_key, entry)
+            self.put(n.idempotency_key, revised(prior, state=DeliveryState.opted_out, error=exc.code,
+                                                settled_at=utcnow(), notification=None))
             self.unsettled.discard(n.idempotency_key)
             await self._opt_out(n.member_id, n.channel)
             self._observe(n, DeliveryState.opted_out, exc)
             return
         if exc.retryable and n.attempt + 1 < d.max_attempts:
-            # A timeout leaves the outcome unknown: the retry asks the provider first. So does any retry after
-            # an earlier uncertain attempt (uncertain_since is kept until the key settles).
-            uncertain = entry.get("uncertain_since") or (entry.get("marked_at") if exc.code == "timeout" else None)
-            entry.update(state=UNKNOWN_OUTCOME if uncertain else "retrying", error=exc.code,
-                         attempt=n.attempt + 1, since=utcnow().isoformat())
-            if uncertain:
-                entry["uncertain_since"] = uncertain
-            self.put(n.idempotency_key, entry)
+            # A timeout or a connection lost after the request leaves the outcome unknown: the retry asks the
+            # provider first. So does any retry after an earlier uncertain attempt (uncertain_since is kept
+            # until the key settles).
+            uncertain = None
+            if prior is not None:
+                uncertain = prior.uncertain_since or (prior.marked_at if exc.code in OUTCOME_UNKNOWN_CODES else None)
+            self.put(n.idempotency_key, revised(
+                prior, state=UNKNOWN_OUTCOME if uncertain else DeliveryState.retrying, error=exc.code,
+                attempt=n.attempt + 1, since=utcnow(), uncertain_since=uncertain))
             delay = backoff(n.attempt + 1, d.backoff_base_seconds, d.backoff_max_seconds, exc.retry_after)
             retry = n.model_copy(update={"attempt": n.attempt + 1, "not_before": utcnow() + timedelta(seconds=delay)})
             await self.rt.topics.notifications_retry.send(key=n.idempotency_key.encode(), value=retry)
             return
-        entry.update(state=DeliveryState.failed.value, error=exc.code, settled_at=utcnow().isoformat())
-        entry.pop("notification", None)
-        self.put(n.idempotency_key, entry)
+        self.put(n.idempotency_key, revised(prior, state=DeliveryState.failed, error=exc.code, settled_at=utcnow(),
+                                            notification=None))
         self.unsettled.discard(n.idempotency_key)
         reason = f"{exc.code or 'error'}: {exc}" + ("" if not exc.retryable else f" (gave up after {n.attempt + 1} attempts)")
         await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
@@ -365,12 +368,11 @@ class Deliverer:
 
     async def settle(self, n: Notification, state: DeliveryState, reason: str) -> None:
         """Record a final state that no provider call produced (cancelled, unknown, opted out since the plan)."""
-        tb = self.rt.tables
-        entry = dict(tb.ledger.get(n.idempotency_key) or {"action_id": n.action_id, "channel": n.channel.value,
-                                                           "member_id": n.member_id, "attempt": n.attempt})
-        entry.update(state=state.value, reason=reason, settled_at=utcnow().isoformat())
-        entry.pop("notification", None)
-        self.put(n.idempotency_key, entry)
+        prior = self.rt.tables.ledger.get(n.idempotency_key)
+        if prior is None:
+            prior = LedgerEntry(state=state, action_id=n.action_id, channel=n.channel, member_id=n.member_id,
+                                attempt=n.attempt)
+        self.put(n.idempotency_key, revised(prior, state=state, reason=reason, settled_at=utcnow(), notification=None))
         self.unsettled.discard(n.idempotency_key)
         self._observe(n, state)
 
@@ -382,46 +384,45 @@ class Deliverer:
         if not self._index_ready or active != self._active:
             # At start-up and after every rebalance: the keys of partitions this worker owns now (a table also
             # holds keys of partitions it lost, and standby copies of others: never touched here).
-            self.unsettled = {k for k, e in tb.ledger.items() if self.ownership.owns(k, active) and (
-                e["state"] in (UNKNOWN_OUTCOME, "retrying")
-                or (e["state"] == DeliveryState.sent.value and e.get("channel") == Channel.sms.value))}
+            mine = tb.ledger.items(lambda key: self.ownership.owns(key, active))
+            self.unsettled = {k for k, e in mine if e.state in PENDING
+                              or (e.state is DeliveryState.sent and e.channel is Channel.sms)}
             self._index_ready, self._active = True, active
             self.writes += 1
         stale_sent, unsettled = [], []
         for key in list(self.unsettled):
             entry = tb.ledger.get(key)
-            if (entry is None or entry["state"] not in (UNKNOWN_OUTCOME, "retrying", DeliveryState.sent.value)
-                    or not self.ownership.owns(key, active)):
+            if entry is None or entry.state not in RECONCILED or not self.ownership.owns(key, active):
                 self.unsettled.discard(key)
                 continue
             if key in self.inflight or len(stale_sent) + len(unsettled) >= limit:
                 continue
-            since = datetime.fromisoformat(entry.get("at") or entry.get("since"))
+            since = entry.at or entry.since
             if since > cutoff:
                 continue
-            if entry["state"] == DeliveryState.sent.value and entry.get("channel") == Channel.sms.value:
+            if entry.state is DeliveryState.sent and entry.channel is Channel.sms:
                 stale_sent.append((key, entry))
-            elif entry["state"] in (UNKNOWN_OUTCOME, "retrying") and entry.get("notification"):
-                if entry["state"] == "retrying" and since > cutoff - timedelta(seconds=d.backoff_max_seconds):
+            elif entry.state in PENDING and entry.notification is not None:
+                if entry.state is DeliveryState.retrying and since > cutoff - timedelta(seconds=d.backoff_max_seconds):
                     continue
-                unsettled.append(Notification.model_validate(entry["notification"]))
+                unsettled.append(entry.notification)
         notifier = self.notifier(Channel.sms) if stale_sent else None
         for key, entry in stale_sent:
             try:
-                status = await notifier.status(entry["provider_id"])
+                status = await notifier.status(entry.provider_id)
             except NotifierError:
                 continue
             receipt = RECEIPTS.get(status or "")
             if receipt is not None:
                 await settle_receipt(self.rt, DeliveryStatus(
-                    idempotency_key=key, member_id=entry.get("member_id", ""), channel=Channel.sms, state=receipt,
-                    action_id=entry.get("action_id"), provider_id=entry["provider_id"], reason="receipt"))
+                    idempotency_key=key, member_id=entry.member_id or "", channel=Channel.sms, state=receipt,
+                    action_id=entry.action_id, provider_id=entry.provider_id, reason="receipt"))
         if unsettled:
             # deliver_batch asks the provider first for anything whose outcome is unknown.
             await self.deliver_batch(unsettled)
         return len(stale_sent) + len(unsettled)
 
-    def put(self, key: str, entry: dict) -> None:
+    def put(self, key: str, entry: LedgerEntry) -> None:
         """Write a ledger entry (every write goes through here)."""
         self.rt.tables.ledger[key] = entry
         self.writes += 1
@@ -464,11 +465,11 @@ async def settle_receipt(rt: Runtime, status: DeliveryStatus) -> None:
 def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
     """Apply a provider delivery receipt (delivered/failed) to the ledger; False if it changes nothing."""
     entry = rt.tables.ledger.get(status.idempotency_key)
-    if not entry or entry["state"] != DeliveryState.sent.value:
+    if entry is None or entry.state is not DeliveryState.sent:
         return False
     if status.state not in (DeliveryState.delivered, DeliveryState.failed):
         return False
-    settled = {**entry, "state": status.state.value, "error": status.error_code, "settled_at": utcnow().isoformat()}
+    settled = revised(entry, state=status.state, error=status.error_code, settled_at=utcnow())
     deliverer = rt.hooks.deliverer
     if deliverer is not None:
         deliverer.put(status.idempotency_key, settled)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from datetime import datetime
 
 from schemas.notifications import FINAL_STATES
 from streams.ownership import Ownership
@@ -80,21 +81,22 @@ class ProgressCounter:
         ownership = self.deliverer.ownership
         active = ownership.active()
         counts: defaultdict[str, dict] = defaultdict(dict)
-        for key, entry in list(self.rt.tables.ledger.items()):
-            action_id = entry.get("action_id")
-            if action_id not in unfinished or not key.startswith("act:"):
+        last: dict[str, datetime] = {}
+        # Keys first: an entry is parsed only when it is an action's, in a partition this worker owns.
+        mine = self.rt.tables.ledger.items(lambda key: key.startswith("act:") and ownership.partition(key) in active)
+        for key, entry in mine:
+            if entry.action_id not in unfinished:
                 continue
-            part = ownership.partition(key)
-            if part not in active:
-                continue
-            row = counts[f"{action_id}|{part}"]
-            if entry.get("provider_id"):
+            name = f"{entry.action_id}|{ownership.partition(key)}"
+            row = counts[name]
+            if entry.provider_id:
                 row["sent"] = row.get("sent", 0) + 1
-            state = entry["state"]
-            if state in FINAL:
-                row[state] = row.get(state, 0) + 1
-                if entry.get("settled_at") and entry["settled_at"] > row.get("last", ""):
-                    row["last"] = entry["settled_at"]
+            if entry.state in FINAL_STATES:
+                row[entry.state.value] = row.get(entry.state.value, 0) + 1
+                if entry.settled_at and (name not in last or entry.settled_at > last[name]):
+                    last[name] = entry.settled_at
+        for name, when in last.items():
+            counts[name]["last"] = when.isoformat()
         for key, row in counts.items():
             if self._published.get(key) != row and self.rt.views.progress.get(key) != row:
                 await self.rt.topics.actions_progress.send(key=key.encode(), value=json.dumps(row).encode())

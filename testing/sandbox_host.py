@@ -1,7 +1,8 @@
-"""The project's sandbox, run unchanged, plus a read-only probe that exposes its store's exact timestamps.
+"""The process testing/sandbox.py starts: the project's sandbox, run unchanged, plus a read-only probe.
 
-`GET /sandbox/messages` renders dates as RFC 2822 (whole seconds); benchmarks need the microseconds the
-store keeps, so this host serves them on a second port: `python -m bench.sandbox_host --probe-port N ...`.
+`GET /sandbox/messages` renders dates as RFC 2822 (whole seconds); benchmarks and drills need the microseconds
+the store keeps, so this host serves them on a second port: `python -m testing.sandbox_host --probe-port N ...`
+followed by the flags of `python -m sandbox`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import socket
 
 from aiohttp import web
 
+from sandbox.server import SandboxHandle, start_sandbox
 from sandbox.server import parse_args as sandbox_args
-from sandbox.server import start_sandbox
 
 
-def probe_app(handle) -> web.Application:
+def probe_app(handle: SandboxHandle) -> web.Application:
     """Routes that read the running sandbox's SMS store and mail sink (never change them)."""
 
     async def sms(request: web.Request) -> web.Response:

@@ -1,8 +1,16 @@
-"""Sample report bodies for tests (fictional people and places)."""
+"""Sample report bodies for tests and benchmarks (fictional people and places).
+
+    body = named(unique_name(), incident_type="abduction", country="pe")   # a report no other run joins
+"""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
+
+from agents.classification import classify
+from schemas.cases import StoredReport
+from schemas.reports import ReportIn
 
 
 def report(**overrides) -> dict:
@@ -27,8 +35,6 @@ def report(**overrides) -> dict:
 
 def unique_name(prefix: str = "Defensora") -> str:
     """A fictional defender name no other test uses (so duplicate detection never joins unrelated tests)."""
-    import uuid
-
     return f"{prefix} {uuid.uuid4().hex[:12]}"
 
 
@@ -41,8 +47,6 @@ def named(name: str, **overrides) -> dict:
 
 def envelope(body, **overrides) -> dict:
     """An intake envelope (reports.submitted.v1) around a raw body, as the API would build it."""
-    import uuid
-
     tag = uuid.uuid4().hex[:12]
     data = {"report_id": f"rep_{tag}", "case_id": f"case_{tag}", "reference": f"SOL-T{tag[:5].upper()}",
             "source": "drill", "report": body}
@@ -52,12 +56,6 @@ def envelope(body, **overrides) -> dict:
 
 def stored(body: dict | None = None, report_id: str | None = None, reference: str = "SOL-TEST01"):
     """A validated and classified StoredReport (for folding tests)."""
-    import uuid
-
-    from agents.classification import classify
-    from schemas.cases import StoredReport
-    from schemas.reports import ReportIn
-
     parsed = ReportIn.model_validate(body if body is not None else report())
     return StoredReport(report_id=report_id or f"rep_{uuid.uuid4().hex[:12]}", reference=reference,
                         received_at=datetime.now(timezone.utc), report=parsed, classification=classify(parsed))

@@ -1,0 +1,161 @@
+"""The sandbox client shared by tests/ and bench/: the project's Twilio-compatible gateway and SMTP sink as a
+subprocess on free ports, and what its phones and mailboxes received.
+
+    stack = Stack(tmp)
+    sandbox = Sandbox(tmp, worker_port=stack.port)   # inbound SMS are posted to that worker's webhook
+    stack.env.update(sandbox_env(sandbox))           # the worker sends SMS and email through the sandbox
+    stack.start()                                    # (notify_stack(tmp) does these three steps)
+    ana = sandbox.phone("+15551230001")
+    ana.expect_sms("Reply SIGN")                     # waits for it; Twilio Message JSON
+    ana.reply("SIGN")                                # the sandbox posts a signed inbound webhook to the worker
+    ana.received(), sandbox.all_sms(), sandbox.mail_to("ana@example.org")
+    base = sandbox.counts()                          # benchmarks and drills: exact times, from an offset
+    sandbox.sms(base["sms"]), sandbox.mail(base["mail"])
+    sandbox.set_faults(error_rate=0.1)
+    sandbox.stop()
+
+Everything here is what the sandbox's phones and mailboxes got, never what our ledger says was sent: that is how
+tests and drills prove exactly-once. The process is testing/sandbox_host.py, the sandbox unchanged plus a
+read-only probe that serves the store's exact timestamps (the admin API renders whole seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+from testing.stack import ROOT, Http, Stack, free_port, wait_for
+
+ACCOUNT_SID = "ACtest0000000000000000000000000000"
+AUTH_TOKEN = "test-auth-token-not-secret"
+FROM = "+15005550006"
+
+
+class Sandbox:
+    """`python -m testing.sandbox_host` on free ports, inbound SMS to the worker on `worker_port`."""
+
+    def __init__(self, tmp: Path, worker_port: int, faults: dict | None = None, seed: int = 7,
+                 delivery_delay: float = 0.02) -> None:
+        self.http_port, self.smtp_port, self.probe_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.http = Http(self.url)
+        self.probe = Http(f"http://127.0.0.1:{self.probe_port}")
+        self.log_path = tmp / "sandbox.log"
+        args = [sys.executable, "-m", "testing.sandbox_host", "--probe-port", str(self.probe_port),
+                "--http-port", str(self.http_port), "--smtp-port", str(self.smtp_port), "--account-sid", ACCOUNT_SID,
+                "--auth-token", AUTH_TOKEN, "--seed", str(seed), "--delivery-delay", str(delivery_delay),
+                "--inbound-webhook-url", f"http://127.0.0.1:{worker_port}/webhooks/twilio/sms"]
+        if faults:
+            args += ["--faults", json.dumps(faults)]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(args, cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self._up, 30, 0.1, "the sandbox")
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"sandbox exited: {self.log_path.read_text()[-2000:]}")
+        try:
+            # The probe starts after the gateway and the sink: once it answers, all three do.
+            return self.probe.request("GET", "/probe/counts", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def _probed(self, path: str) -> dict:
+        status, body = self.probe.request("GET", path, timeout=60)
+        if status != 200:
+            raise AssertionError(f"sandbox probe {path} answered {status}: {body}")
+        return body
+
+    def phone(self, number: str) -> Phone:
+        """One member's phone: what our number sent it, and texts it sends back."""
+        return Phone(self, number)
+
+    def all_sms(self) -> list[dict]:
+        """Every SMS from our number (sends and TwiML replies), oldest first, as Twilio Message JSON."""
+        return [m for m in self.http.request("GET", "/sandbox/messages")[1] if m.get("from") == FROM]
+
+    def mail_to(self, address: str) -> list[dict]:
+        """Mails the SMTP sink received for an address, oldest first."""
+        return self.http.request("GET", f"/sandbox/mail?to={urllib.parse.quote(address)}")[1]
+
+    def counts(self) -> dict:
+        """How many SMS records (either direction, any sender) and mails the sandbox holds: offsets for sms/mail."""
+        return self._probed("/probe/counts")
+
+    def sms(self, start: int = 0) -> list[dict]:
+        """SMS our number sent through the API from record `start` on, with exact creation times (epoch seconds)."""
+        items = self._probed(f"/probe/sms?start={start}")["items"]
+        return [{"to": i[0], "t": i[2], "body": i[3], "status": i[5], "segments": i[6]}
+                for i in items if i[1] == FROM and i[4] == "outbound-api"]
+
+    def mail(self, start: int = 0) -> list[dict]:
+        """Mails received from mail `start` on, with exact times (epoch seconds)."""
+        return [{"to": i[0], "t": i[1], "subject": i[2], "text": i[3], "message_id": i[4]}
+                for i in self._probed(f"/probe/mail?start={start}")["items"]]
+
+    def set_faults(self, **changes: object) -> dict:
+        """Change the injected faults (as POST /sandbox/faults); the faults now in force."""
+        return self.http.request("POST", "/sandbox/faults", changes)[1]
+
+    def stop(self) -> None:
+        """Stop the sandbox (SIGTERM, then SIGKILL after 10 s)."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Phone:
+    """A member's phone on the sandbox: `phone.expect_sms("Reply SIGN")`, then `phone.reply("SIGN")`."""
+
+    def __init__(self, sandbox: Sandbox, number: str) -> None:
+        self.sandbox, self.number = sandbox, number
+        self._seen: set[str] = set()
+
+    def received(self) -> list[dict]:
+        """Every SMS our number sent this phone, oldest first, as Twilio Message JSON."""
+        path = f"/sandbox/messages?to={urllib.parse.quote(self.number)}"
+        return [m for m in self.sandbox.http.request("GET", path)[1] if m.get("from") == FROM]
+
+    def expect_sms(self, contains: str, timeout: float = 30.0) -> dict:
+        """Wait for an SMS to this phone containing `contains` that this view has not returned before; that SMS."""
+
+        def new_match() -> dict | None:
+            return next((m for m in self.received() if m["sid"] not in self._seen and contains in m["body"]), None)
+
+        message = wait_for(new_match, timeout, 0.05, f"an SMS containing {contains!r} to {self.number}")
+        self._seen.add(message["sid"])
+        return message
+
+    def reply(self, body: str) -> tuple[int, object]:
+        """The member texts us: the sandbox posts a signed webhook to the worker; (status, the sandbox's answer)."""
+        return self.sandbox.http.request("POST", "/sandbox/inbound", {"from": self.number, "body": body})
+
+
+def sandbox_env(sandbox: Sandbox, rate: float = 1000.0) -> dict:
+    """The worker settings that send SMS and email through `sandbox`, at `rate` per second, with short back-offs."""
+    return {
+        "SOLIDARITY_TWILIO__BASE_URL": sandbox.url, "SOLIDARITY_TWILIO__ACCOUNT_SID": ACCOUNT_SID,
+        "SOLIDARITY_TWILIO__AUTH_TOKEN": AUTH_TOKEN, "SOLIDARITY_TWILIO__FROM_NUMBER": FROM,
+        "SOLIDARITY_TWILIO__TIMEOUT_SECONDS": "2",
+        "SOLIDARITY_SMTP__PORT": str(sandbox.smtp_port),
+        "SOLIDARITY_DELIVERY__SMS_SEGMENTS_PER_SECOND": str(rate),
+        "SOLIDARITY_DELIVERY__EMAIL_PER_SECOND": str(rate),
+        "SOLIDARITY_DELIVERY__BACKOFF_BASE_SECONDS": "0.2",
+        "SOLIDARITY_DELIVERY__BACKOFF_MAX_SECONDS": "2",
+        "SOLIDARITY_DELIVERY__MAX_ATTEMPTS": "8",
+        "SOLIDARITY_DELIVERY__RECONCILE_AFTER_SECONDS": "5",
+    }
+
+
+def notify_stack(tmp: Path, faults: dict | None = None, rate: float = 1000.0,
+                 extra_env: dict | None = None) -> tuple[Stack, Sandbox]:
+    """A sandbox and a worker wired to it (not started yet: call stack.start())."""
+    stack = Stack(tmp)
+    sandbox = Sandbox(tmp, stack.port, faults)
+    stack.env.update({**sandbox_env(sandbox, rate), **(extra_env or {})})
+    return stack, sandbox
