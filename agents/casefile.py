@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.routing import eligible_mechanisms
-from schemas.cases import Case, CaseEvent, CaseEventKind, StoredReport
+from schemas.cases import SHRED_REASON_MAX, Case, CaseEvent, CaseEventKind, StoredReport
 from schemas.vocab import CaseStatus, Consent, Urgency
 
 
@@ -23,6 +23,9 @@ ALLOWED_FROM: dict[CaseEventKind, set[CaseStatus]] = {
 
 def check_transition(case: Case, kind: CaseEventKind, data: dict | None = None) -> None:
     """Raise TransitionRefused when `kind` may not happen to `case` now."""
+    if case.shredded:
+        raise TransitionRefused(f"the case was shredded on {case.shredded_at:%Y-%m-%d}: its data is erased and it "
+                                "can no longer change")
     allowed = ALLOWED_FROM.get(kind)
     if allowed is not None and case.status not in allowed:
         raise TransitionRefused(f"a {case.status.value} case cannot be {kind.value.replace('_', ' ')}")
@@ -115,7 +118,34 @@ def apply_event(case: Case | None, event: CaseEvent) -> Case | None:
         update["status"], update["outcome"] = CaseStatus.closed, event.reason
     elif kind is CaseEventKind.dismissed:
         update["status"], update["outcome"] = CaseStatus.dismissed, event.reason
+    elif kind is CaseEventKind.shredded:
+        return tombstone(case, event)
     return case.model_copy(update=update)
+
+
+def tombstone(case: Case, event: CaseEvent) -> Case:
+    """The case after crypto-shredding: what it was (reference, dates, urgency, place, consent, mechanisms, counts,
+    the kinds, actors and dates of its history), with nothing a person wrote or reported: no reports, no urgency
+    reasons, no outcome, no free-text reason in its history."""
+    history = [h.model_copy(update={"reason": None, "report": None}) for h in [*case.history, event]]
+    return case.model_copy(update={
+        "reports": [], "reasons": [], "outcome": None, "history": history, "updated_at": event.at,
+        "shredded_at": event.at, "shred_reason": (event.reason or "")[:SHRED_REASON_MAX] or None,
+        "report_count": case.reports_total,
+    })
+
+
+def merged_ids(case: Case) -> list[str]:
+    """Every case id whose data is this case's: its own, and each id a report merged into it was proposed at intake
+    (that report's copy on reports.submitted.v1 is sealed under it). Shredding a case shreds them all.
+
+    Read from the case's own history, never from the aliases on cases.state.v1: a merge refused because the case
+    had closed leaves an alias behind, while the report became a case of its own under that id.
+    """
+    ids = {case.case_id}
+    ids |= {h.data["proposed_case_id"] for h in case.history
+            if h.kind is CaseEventKind.report_merged and isinstance(h.data.get("proposed_case_id"), str)}
+    return sorted(i for i in ids if i)
 
 
 def _merge(case: Case, stored: StoredReport) -> dict:

@@ -6,10 +6,13 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz import fuzz, process
 
 from agents.imminence import fold_text
+from schemas.base import PERSONAL, personal
 from schemas.reports import ReportIn
 from schemas.vocab import IncidentType
 
@@ -55,7 +58,8 @@ class CaseSummary(BaseModel):
     country: str = Field(description="ISO 3166-1 alpha-2, upper case.")
     incident_type: IncidentType
     occurred_at: datetime = Field(description="When the first report says it happened (aware).")
-    names: frozenset[str] = Field(default_factory=frozenset, description="Normalised defender names.")
+    names: Annotated[frozenset[str], PERSONAL] = personal(default_factory=frozenset,
+                                                          description="Normalised defender names.")
     open: bool = Field(True, description="False once the case is closed or dismissed.")
 
     @classmethod

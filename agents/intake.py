@@ -52,18 +52,24 @@ def loggable_fields(problems: list[FieldProblem]) -> str:
     return ", ".join(paths)
 
 
-def reject(source: str, key: str | None, payload: bytes | str | None, problems: list[FieldProblem]) -> IntakeOutcome:
+def reject(source: str, key: str | None, payload: bytes | str | dict | None,
+           problems: list[FieldProblem]) -> IntakeOutcome:
     """An outcome that dead-letters the payload with its problems."""
-    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else (payload or "")
+    if isinstance(payload, dict):
+        text = json.dumps(payload, ensure_ascii=False, default=str)
+    else:
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else (payload or "")
     return IntakeOutcome(dead_letter=DeadLetter(source_topic=source, key=key, reasons=problems, payload=text, stage="validate"))
 
 
-def parse_submission(payload: bytes | None) -> tuple[ReportSubmitted, ReportIn] | list[FieldProblem]:
-    """Validate envelope and body; return both, or every problem found (paths relative to the envelope)."""
+def parse_submission(payload: bytes | dict | None) -> tuple[ReportSubmitted, ReportIn] | list[FieldProblem]:
+    """Validate envelope and body (JSON bytes, or JSON already parsed); return both, or every problem found (paths
+    relative to the envelope)."""
     if not payload:
         return [FieldProblem(field="body", message="empty message")]
     try:
-        envelope = ReportSubmitted.model_validate_json(payload)
+        envelope = (ReportSubmitted.model_validate(payload) if isinstance(payload, dict)
+                    else ReportSubmitted.model_validate_json(payload))
     except ValidationError as exc:
         return problems_from(exc)
     try:
@@ -75,7 +81,7 @@ def parse_submission(payload: bytes | None) -> tuple[ReportSubmitted, ReportIn] 
 
 
 def process_submission(
-    payload: bytes | None, source: str, key: str | None, lookup: Callable[[str], list[CaseSummary]],
+    payload: bytes | dict | None, source: str, key: str | None, lookup: Callable[[str], list[CaseSummary]],
 ) -> IntakeOutcome:
     """Validate, classify and either open a case or merge into an open duplicate."""
     parsed = parse_submission(payload)

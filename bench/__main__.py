@@ -26,12 +26,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scaling-reports", type=int, default=20_000, help="scaling: reports per pipeline run")
     p.add_argument("--scaling-members", type=int, default=5_000, help="scaling: members per fan-out run")
     p.add_argument("--failover-reports", type=int, default=1_000, help="failover: reports while a broker is stopped")
+    p.add_argument("--encryption", choices=["on", "off"], default="on", help=(
+        "off: workers keep personal fields in the clear, to measure what sealing costs (results saved as -clear)"))
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run what was asked, in order."""
     args = parse(argv)
+    if args.encryption == "off":
+        import os
+        # Read by the workers the benchmarks start (they inherit the environment) and by this process's sealer.
+        os.environ["SOLIDARITY_CRYPTO__ENABLED"] = "false"
     what = ["pipeline", "fanout", "latency", "memory", "scaling", "drills"] if "all" in args.what else args.what
     for name in what:
         if name == "pipeline":

@@ -84,8 +84,10 @@ def save(name: str, payload: dict) -> Path:
     """Write a result as JSON under bench/results/ and return its path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"{name}-{stamp}.json"
-    path.write_text(json.dumps({"benchmark": name, "at": stamp, "machine": machine(), **payload}, indent=2))
+    sealed = os.environ.get("SOLIDARITY_CRYPTO__ENABLED", "true").lower() not in ("false", "0", "no")
+    path = RESULTS / f"{name}{'' if sealed else '-clear'}-{stamp}.json"
+    path.write_text(json.dumps({"benchmark": name, "at": stamp, "machine": machine(), "encryption": sealed,
+                                **payload}, indent=2))
     console.print(f"[dim]result: {path.relative_to(ROOT)}[/dim]")
     return path
 

@@ -32,14 +32,16 @@ SPACING = 0.05
 class Load:
     """A background producer of low-urgency reports at `rate` per second, straight onto the intake topic."""
 
-    def __init__(self, bootstrap: str, topic: str, rate: float, seconds: float) -> None:
+    def __init__(self, bootstrap: str, topic: str, rate: float, seconds: float, sealer) -> None:
         self.bootstrap, self.topic, self.rate = bootstrap, topic, rate
         now = datetime.now(UTC)
-        self.records = []
+        made = []
         for n in range(int(rate * seconds)):
             body = report_body(n, now) | {"incident_type": "smear_campaign", "imminent_danger": False, "ongoing": False}
-            key, env = build_submission(ReportIn.model_validate(body), "bench-load", None)
-            self.records.append((key, env.model_dump_json().encode()))
+            made.append(build_submission(ReportIn.model_validate(body), "bench-load", None))
+        # Sealed as the API seals them, each case's data key made first.
+        sealer.keys.ensure(f"case:{env.case_id}" for _, env in made)
+        self.records = [(key, sealer.dumps(env)) for key, env in made]
         self.stop = threading.Event()
         self.sent, self.seconds = 0, 0.0
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
@@ -135,7 +137,7 @@ def main(alerts: int = 200, load: float = 500.0, runs: int = 3) -> dict:
                               f"p99 {results['idle'][-1]['p99_ms']:.0f} ms")
                 if load <= 0:
                     continue
-                bg = Load(bootstrap, topic, load, alerts * SPACING * 3 + 15)
+                bg = Load(bootstrap, topic, load, alerts * SPACING * 3 + 15, stack.sealer())
                 bg.thread.start()
                 time.sleep(3.0)  # the load reaches steady state before the first alert
                 # The load runs while the alerts are sent; the alerts then wait behind what it left queued.

@@ -41,14 +41,12 @@ def report_body(n: int, now: datetime) -> dict:
     }
 
 
-def envelopes(n: int) -> list[tuple[bytes, bytes]]:
-    """(key, value) pairs exactly as the API would publish them."""
+def envelopes(n: int, sealer) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs exactly as the API would publish them: each case's data key made first, then sealed."""
     now = datetime.now(UTC)
-    out = []
-    for i in range(n):
-        key, env = build_submission(ReportIn.model_validate(report_body(i, now)), "bench", None)
-        out.append((key, env.model_dump_json().encode()))
-    return out
+    made = [build_submission(ReportIn.model_validate(report_body(i, now)), "bench", None) for i in range(n)]
+    sealer.keys.ensure(f"case:{env.case_id}" for _, env in made)
+    return [(key, sealer.dumps(env)) for key, env in made]
 
 
 async def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
@@ -133,7 +131,7 @@ def run_once(n: int, tmp: Path, profile_seconds: int = 0) -> dict:
     settings = stack.settings()
     ensure_topics(settings)
     source = topics.full_name(topics.REPORTS_SUBMITTED, settings.topic_prefix)
-    records = envelopes(n)
+    records = envelopes(n, stack.sealer())
     produce_s = asyncio.run(produce(bootstrap, source, records))
     ceiling = asyncio.run(passthrough(bootstrap, source, f"{settings.topic_prefix}bench.passthrough.v1", n,
                                       timeout=max(120, n / 200)))

@@ -31,7 +31,7 @@ def pipeline_run(n_workers: int, reports: int, tmp: Path) -> dict:
     settings = workers[0].settings()
     ensure_topics(settings)
     asyncio.run(produce(bootstrap, topics.full_name(topics.REPORTS_SUBMITTED, settings.topic_prefix),
-                        envelopes(reports)))
+                        envelopes(reports, workers[0].sealer())))
     spawned = time.time()
     workers.start_all()
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
-from schemas.base import Message, utcnow
+from schemas.base import PERSONAL, Message, personal, utcnow
 from schemas.fields import AwareDatetime, CountryCode, LanguageCode
 from schemas.vocab import ActionKind, Channel, Region
 
@@ -39,7 +40,8 @@ class CallToAction(Message):
     reference: str
     kind: ActionKind
     audience: Audience
-    messages: dict[str, str]
+    messages: Annotated[dict[str, str], PERSONAL] = personal(
+        description="Text per language: may name the defender (public consent), so sealed at rest.")
     channels: list[Channel]
     deadline: datetime | None = None
     approved_by: str

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from schemas.base import Message, utcnow
+from schemas.base import PERSONAL, Message, personal, utcnow
 from schemas.reports import ReportIn
 from schemas.vocab import CaseStatus, Consent, IncidentType, Region, Urgency
 
@@ -17,9 +17,14 @@ class Classification(Message):
     """Urgency with its reasons, eligible mechanisms and region: the output of `solidarity classify`."""
 
     urgency: Urgency = Field(description="Urgency level.")
-    reasons: list[str] = Field(description="One line per rule applied.")
+    # Personal: a rule's line may quote the description ('description says "esta noche"').
+    reasons: Annotated[list[str], PERSONAL] = personal(description="One line per rule applied.")
     mechanisms: list[str] = Field(description="Sorted ids of eligible protection mechanisms.")
     region: Region = Field(description="The network region of the country.")
+
+
+SHRED_REASON_MAX = 200
+"""A shred reason is a short note kept on the tombstone in the clear (never personal data)."""
 
 
 class StoredReport(Message):
@@ -44,6 +49,7 @@ class CaseEventKind(StrEnum):
     closed = "closed"
     dismissed = "dismissed"
     alias = "alias"
+    shredded = "shredded"
 
 
 class CaseEvent(Message):
@@ -54,7 +60,8 @@ class CaseEvent(Message):
     kind: CaseEventKind = Field(description="What happened.")
     actor: str = Field(description="Who did it: 'system' or a token name.")
     at: datetime = Field(default_factory=utcnow, description="When.")
-    reason: str | None = Field(None, max_length=2000, description="Why, in the actor's words.")
+    # Personal: free text the secretariat wrote about the case (sealed with the case's key, shredded with it).
+    reason: Annotated[str | None, PERSONAL] = personal(None, max_length=2000, description="Why, in the actor's words.")
     data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific details (never personal data).")
     report: StoredReport | None = Field(None, description="The report, on opened and report_merged events.")
 
@@ -70,13 +77,28 @@ class Case(Message):
     region: Region
     consent: Consent
     urgency: Urgency
-    reasons: list[str]
+    reasons: Annotated[list[str], PERSONAL] = personal(description="Why this urgency (may quote a report).")
     mechanisms: list[str]
     reports: list[StoredReport] = Field(default_factory=list)
     history: list[CaseEvent] = Field(default_factory=list)
     opened_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
-    outcome: str | None = None
+    outcome: Annotated[str | None, PERSONAL] = personal(None, description="How it ended, in the secretariat's words.")
+    shredded_at: datetime | None = Field(None, description=(
+        "When its personal data was crypto-shredded; the case is then a tombstone (SECURITY.md)."))
+    shred_reason: str | None = Field(None, max_length=SHRED_REASON_MAX, description=(
+        "Why it was shredded, e.g. 'retention: dismissed 30 days'. Kept in the clear: no personal data here."))
+    report_count: int | None = Field(None, ge=0, description="How many reports it held when it was shredded.")
+
+    @property
+    def shredded(self) -> bool:
+        """Whether the case is a tombstone (its data keys are destroyed)."""
+        return self.shredded_at is not None
+
+    @property
+    def reports_total(self) -> int:
+        """How many reports the case has, or had before it was shredded."""
+        return self.report_count if self.report_count is not None else len(self.reports)
 
 
 class CaseSnapshot(Message):

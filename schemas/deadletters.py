@@ -19,3 +19,5 @@ class DeadLetter(Message):
     payload: Annotated[str, PERSONAL] = personal(description="The original message, verbatim.")
     at: datetime = Field(default_factory=utcnow)
     stage: str = Field(description="Which stage rejected it: api, validate, deliver.")
+    subject: str | None = Field(None, description=(
+        "Whose data key seals the payload: case:<id>, member:<id>, or period:<YYYY-MM> when it is nobody's."))

@@ -11,10 +11,12 @@ from schemas.base import PERSONAL, Message, personal, utcnow
 
 
 class InboundReply(Message):
-    """An SMS received through the provider webhook, on replies.received.v1 keyed by sender phone."""
+    """An SMS received through the provider webhook, on replies.received.v1 keyed by the sender's blind index."""
 
     message_sid: str = Field(description="Provider id; repeats of the same sid are ignored.")
     from_phone: Annotated[str, PERSONAL] = personal(description="Sender's E.164 number.")
     to_phone: str = Field(description="Our number that received it.")
     body: Annotated[str, PERSONAL] = personal(max_length=1600, description="Text of the reply.")
     received_at: datetime = Field(default_factory=utcnow)
+    subject: str | None = Field(None, description=(
+        "Whose data key seals it: member:<id> for a member's number, period:<YYYY-MM> for an unknown one."))

@@ -53,7 +53,9 @@ class ReportIn(Message):
     people_affected: int | None = Field(None, ge=1, description="How many people are affected in all.")
     corporate_actor: NonBlank | None = Field(None, max_length=200, description="Company involved, if any.")
     consent: Consent = Field(description="How far the information may be shared. Never assumed.")
-    reporter_contact: ReporterContact | None = Field(None, description="How to reach the reporter.")
+    # Sealed whole, not field by field: once shredded it opens as None (a contact with neither phone nor email
+    # would not be a valid ReporterContact).
+    reporter_contact: ReporterContact | None = personal(None, description="How to reach the reporter.")
 
     @field_validator("occurred_at")
     @classmethod

@@ -25,6 +25,9 @@ if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && ! python3 deploy/kafka/broker.py sta
   started_kafka=1
 fi
 $BIN/solidarity topics ensure
+# The development key file (KEKs, blind-index and audit keys) under .local/keys: every personal field is sealed
+# with data keys it wraps. Production refuses it: see SECURITY.md.
+$BIN/solidarity keys init
 
 mkdir -p .local/logs
 $BIN/solidarity sandbox >.local/logs/sandbox.log 2>&1 &

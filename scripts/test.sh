@@ -10,5 +10,7 @@ if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && ! python3 deploy/kafka/broker.py sta
 fi
 cleanup() { [ "$started" = 1 ] && python3 deploy/kafka/broker.py stop >/dev/null || true; }
 trap cleanup EXIT
+# Every worker the tests start seals with the development key file (made once, before workers race to make it).
+.venv/bin/solidarity keys init >/dev/null
 # The 25 slowest tests are listed at the end: make test must stay well under 30 minutes.
 .venv/bin/pytest -p no:cacheprovider --durations=25 "$@"

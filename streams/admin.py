@@ -31,8 +31,10 @@ def ensure_topics(settings: Settings) -> list[str]:
     try:
         existing = set(admin.list_topics())
         wanted = [
-            NewTopic(name=catalogue.full_name(spec, settings.topic_prefix), num_partitions=settings.kafka.partitions,
-                     replication_factor=settings.kafka.replication_factor, topic_configs=spec.config())
+            NewTopic(name=catalogue.full_name(spec, settings.topic_prefix),
+                     num_partitions=spec.partition_count(settings.kafka.partitions),
+                     replication_factor=settings.kafka.replication_factor,
+                     topic_configs=spec.config())
             for spec in catalogue.CATALOGUE
             if catalogue.full_name(spec, settings.topic_prefix) not in existing
         ]

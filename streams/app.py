@@ -8,16 +8,19 @@ sessions) is read from compacted topics by each worker itself (streams/replicas.
 
 from __future__ import annotations
 
+from streams import crypto
 from streams.metrics import register_metrics
 from streams.ownership import track_rebalances
 from streams.runtime import Runtime, build_app, declare_topics
 from streams.settings import Settings, get_settings
 from streams.stages.alerts import Alerts
+from streams.stages.audit import AuditTrail
 from streams.stages.cases import CaseFile
 from streams.stages.delivery import Delivery
 from streams.stages.fanout import FanOut
 from streams.stages.intake import Intake
 from streams.stages.replies import Replies
+from streams.stages.retention import Retention
 from streams.tables import declare_tables
 from streams.web.api.actions import register_action_views
 from streams.web.api.cases import register_case_views
@@ -32,6 +35,9 @@ from streams.web.ui import register_ui
 def build(settings: Settings | None = None) -> Runtime:
     """Build the app with every topic, table, replicated view, stage and view registered."""
     settings = settings or get_settings()
+    if not crypto.started():
+        # The data keys are read before anything is: every record of a topic or table is sealed with them.
+        crypto.start(settings)
     rt = Runtime(settings=settings, app=build_app(settings))
     declare_topics(rt)
     declare_tables(rt)
@@ -39,7 +45,8 @@ def build(settings: Settings | None = None) -> Runtime:
     replica = rt.views.attach(settings)
     rt.app.task(replica.run)
     # Delivery first: the alert hook and intake's direct page hand notifications to its deliverer.
-    for stage in (Delivery(rt), Intake(rt), CaseFile(rt), Alerts(rt), FanOut(rt), Replies(rt)):
+    for stage in (Delivery(rt), Intake(rt), CaseFile(rt), Alerts(rt), FanOut(rt), Replies(rt), Retention(rt),
+                  AuditTrail(rt)):
         stage.register()
     metrics = register_metrics(rt)
     register_health_views(rt)

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from streams.commands import (
-    classify_cmd, members_cmd, report_cmd, sandbox_cmd, tokens_cmd, topics_cmd, worker_cmd,
+    audit_cmd, classify_cmd, keys_cmd, members_cmd, report_cmd, sandbox_cmd, shred_cmd, tokens_cmd, topics_cmd,
+    worker_cmd,
 )
 
 
@@ -14,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="solidarity", description="Rapid-response alerts for human rights defenders.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (worker_cmd, topics_cmd, tokens_cmd, report_cmd, classify_cmd, members_cmd, sandbox_cmd):
+    for module in (worker_cmd, topics_cmd, keys_cmd, tokens_cmd, report_cmd, classify_cmd, members_cmd, sandbox_cmd,
+                   audit_cmd, shred_cmd):
         module.add_parser(sub)
     return parser
 

@@ -34,6 +34,7 @@ from schemas.audit import TokenRecord
 from schemas.cases import Case, CaseSnapshot
 from schemas.members import Member
 from schemas.vocab import CaseStatus
+from streams import crypto
 from streams import topics as catalogue
 from streams.settings import Settings
 
@@ -89,7 +90,7 @@ class ModelView(View):
     model: type[BaseModel]
 
     def decode(self, raw: bytes) -> Any:
-        return self.model.model_validate_json(raw)
+        return crypto.sealer().loads(self.model, raw)
 
 
 class MemberView(ModelView):
@@ -99,14 +100,16 @@ class MemberView(ModelView):
 
     def __init__(self) -> None:
         super().__init__()
-        self.phones: dict[str, str] = {}
+        self.phones: dict[str, str] = {}  # blind index of the contact phone -> member_id
         self.roster: set[str] = set()
 
     def changed(self, key: str, before: Member | None, after: Member | None) -> None:
-        if before is not None and before.phone and self.phones.get(before.phone) == key:
-            del self.phones[before.phone]
+        # By blind index, like every lookup by number (streams/crypto): no table of numbers, even in memory.
+        blind = crypto.sealer().blind
+        if before is not None and before.phone and self.phones.get(blind("phone", before.phone)) == key:
+            del self.phones[blind("phone", before.phone)]
         if after is not None and after.phone:
-            self.phones[after.phone] = key
+            self.phones[blind("phone", after.phone)] = key
         if after is not None and oncall([after]):
             self.roster.add(key)
         else:
@@ -114,7 +117,7 @@ class MemberView(ModelView):
 
     def by_phone(self, phone: str) -> Member | None:
         """The member whose contact phone (E.164) this is."""
-        member_id = self.phones.get(phone)
+        member_id = self.phones.get(crypto.sealer().blind("phone", phone))
         return self.data.get(member_id) if member_id else None
 
     def oncall(self) -> list[Member]:
@@ -153,7 +156,7 @@ class CaseView(View):
         self.open_by_key: defaultdict[str, dict[str, CaseSummary]] = defaultdict(dict)
 
     def decode(self, raw: bytes) -> Any:
-        return CaseSnapshot.model_validate_json(raw)
+        return crypto.sealer().loads(CaseSnapshot, raw)
 
     def apply(self, key: str, value: CaseSnapshot | None, position: tuple[int, int]) -> None:
         if value is not None and value.alias_of:

@@ -49,6 +49,8 @@ class Topics:
     notifications_dlq: faust.TopicT
     replies_received: faust.TopicT
     audit_log: faust.TopicT
+    audit_submitted: faust.TopicT
+    keys_data: faust.TopicT
 
 
 def attribute(spec: catalogue.TopicSpec) -> str:
@@ -132,7 +134,7 @@ def declare_topics(rt: Runtime) -> None:
         serializer = codecs.register(spec.model) if spec.model is not None else "raw"
         topic = rt.app.topic(
             rt.topic_name(spec), value_serializer=serializer, key_serializer="raw",
-            partitions=rt.settings.kafka.partitions, internal=True, compacting=spec.compacted,
+            partitions=spec.partition_count(rt.settings.kafka.partitions), internal=True, compacting=spec.compacted,
             deleting=not spec.compacted, retention=(spec.retention_ms / 1000 if spec.retention_ms else None),
         )
         made[attribute(spec)] = topic

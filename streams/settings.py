@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +131,44 @@ class DeliverySettings(_Frozen):
         "compared with the ledger, and every planned notification with no ledger entry is delivered."))
 
 
+class CryptoSettings(_Frozen):
+    """Encryption at rest: the key-encryption key (KEK) and the two keyed-hash keys (see SECURITY.md)."""
+
+    enabled: bool = Field(True, description=(
+        "Encrypt every personal field before it reaches Kafka or a state store. Off only to measure what "
+        "encryption costs (refused in production)."))
+    key_file: Path | None = Field(None, description=(
+        "A key file (JSON, made by `solidarity keys init`) holding the KEKs, the blind-index key and the audit "
+        "key. Default in development: .local/keys/dev-keys.json, generated on first use."))
+    kek: SecretStr | None = Field(None, description=(
+        "The KEK itself as an environment secret (base64 of 32 random bytes), instead of a key file."))
+    blind_index_key: SecretStr | None = Field(None, description=(
+        "Key of the blind index (HMAC of a normalised phone number or email) with the KEK given as a secret."))
+    audit_key: SecretStr | None = Field(None, description=(
+        "Key that seals each audit entry into the chain, with the KEK given as a secret."))
+    kms: str | None = Field(None, description=(
+        "`module:factory` of a cloud KMS plug-in returning a KeyEncryptionKey (see streams/crypto/keyring.py)."))
+    key_wait_seconds: float = Field(10.0, gt=0, description=(
+        "How long a worker waits for a data key another worker has just created to reach it."))
+
+    @field_validator("key_file", "kek", "blind_index_key", "audit_key", "kms", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # An env file's `SOLIDARITY_CRYPTO__KEK=` means "not given", not "an empty key".
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class RetentionSettings(_Frozen):
+    """How long a finished case keeps its personal data before it is crypto-shredded by itself."""
+
+    dismissed_days: float = Field(30, gt=0, description="A dismissed case is shredded this long after it was dismissed.")
+    closed_days: float = Field(365, gt=0, description="A closed case is shredded this long after it was closed.")
+    period_days: float = Field(120, gt=0, description=(
+        "Dead letters and replies from unknown numbers are sealed with a key per month; a month's key is shredded "
+        "this long after the month ends (longer than those topics keep their records)."))
+    check_every_seconds: float = Field(3600, gt=0, description="How often the worker looks for what has expired.")
+
+
 class Settings(BaseSettings):
     """Everything configurable, read once from SOLIDARITY_* variables (nested with __)."""
 
@@ -138,6 +176,8 @@ class Settings(BaseSettings):
         env_prefix="SOLIDARITY_", env_nested_delimiter="__", frozen=True, extra="ignore",
     )
 
+    environment: str = Field("development", pattern="^(development|production)$", description=(
+        "`production` refuses development keys and defaults; a real provider URL counts as production too."))
     app_id: str = Field("solidarity", description="Faust app id; prefixes consumer groups and changelogs.")
     topic_prefix: str = Field("", description="Prefix for every topic name (isolates test runs).")
     data_dir: Path = Field(ROOT / ".local" / "data", description="Where table state (RocksDB) is kept.")
@@ -148,12 +188,36 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    crypto: CryptoSettings = Field(default_factory=CryptoSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     dashboard_url: str = Field("http://127.0.0.1:6066/dashboard", description="Link put in secretariat alerts.")
     log_level: str = Field("info", description="Worker log level.")
+
+    @property
+    def production(self) -> bool:
+        """Whether these are production settings: said so, or talking to a real SMS provider."""
+        return self.environment == "production" or not is_loopback_url(self.twilio.base_url)
+
+    @property
+    def key_file(self) -> Path:
+        """The key file in use: the configured one, or the development one under .local/keys."""
+        return self.crypto.key_file or (ROOT / ".local" / "keys" / "dev-keys.json")
 
     def insecure_defaults(self) -> list[str]:
         """Secrets left at a default (or empty) while talking to a real provider: one line each, naming the setting."""
         problems = []
+        if self.production:
+            c = self.crypto
+            if not c.enabled:
+                problems.append("SOLIDARITY_CRYPTO__ENABLED is false in production: personal data would be kept "
+                                "in the clear")
+            if c.kek is None and c.key_file is None and c.kms is None:
+                problems.append("no key-encryption key: set SOLIDARITY_CRYPTO__KEY_FILE (made by `solidarity keys "
+                                "init`), SOLIDARITY_CRYPTO__KEK or SOLIDARITY_CRYPTO__KMS; the development key "
+                                "under .local/keys is refused in production")
+            if c.kek is not None and (c.blind_index_key is None or c.audit_key is None):
+                problems.append("SOLIDARITY_CRYPTO__BLIND_INDEX_KEY and SOLIDARITY_CRYPTO__AUDIT_KEY must be set "
+                                "with SOLIDARITY_CRYPTO__KEK")
         if not is_loopback_url(self.twilio.base_url):
             token = self.twilio.auth_token.get_secret_value()
             if not token or token == SANDBOX_AUTH_TOKEN:

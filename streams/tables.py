@@ -10,14 +10,14 @@ from pydantic import BaseModel
 
 from schemas.cases import Case
 from schemas.notifications import LedgerEntry
-from streams import codecs, stores
+from streams import codecs, crypto, stores
 from streams.runtime import Runtime
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class ModelTable(Generic[M]):
-    """A faust table holding pydantic models, kept as JSON in the store and the changelog.
+    """A faust table holding pydantic models, kept as JSON in the store and the changelog, personal fields sealed.
 
     With `cache=True` the parsed models are kept beside the store and reused while the stored JSON is
     unchanged: validating 100,000 members for every audience selection or member list blocked the worker's
@@ -31,7 +31,7 @@ class ModelTable(Generic[M]):
 
     def _validate(self, raw) -> M:
         try:
-            return self.model.model_validate(raw)
+            return self.model.model_validate(crypto.sealer().open(self.model, raw))
         except ValueError as exc:
             error = codecs.describe(self.model, exc)
         # Raised outside the handler: pydantic's message (the cause) quotes the stored value, personal data too.
@@ -57,7 +57,7 @@ class ModelTable(Generic[M]):
         return self._parse(key, raw)
 
     def __setitem__(self, key: str, value: M) -> None:
-        raw = value.model_dump(mode="json", exclude_none=self.exclude_none)
+        raw = crypto.sealer().seal(self.model, value.model_dump(mode="json", exclude_none=self.exclude_none))
         self.table[key] = raw
         if self._cache is not None:
             self._cache[key] = (raw, value)
@@ -115,7 +115,7 @@ class Tables:
     early_receipts: Any  # idempotency key -> a receipt that came before the send was recorded
     sid_index: Any  # provider message id -> idempotency key, for this worker's recovery claims
     replies_seen: Any  # MessageSid -> when it was handled (Twilio retries a webhook): in the replies agent
-    auto_replies: Any  # phone -> times of recent automatic replies (3 an hour at most)
+    auto_replies: Any  # blind index of a phone -> times of recent automatic replies (3 an hour at most)
 
 
 def declare_tables(rt: Runtime) -> Tables:
@@ -146,6 +146,6 @@ def declare_tables(rt: Runtime) -> Tables:
         early_receipts=keyed("early_receipts", "Receipts that arrived before the send was recorded, by key."),
         sid_index=keyed("sid_index", "Provider message id -> idempotency key."),
         replies_seen=keyed("replies_seen", "MessageSid already handled: a repeated webhook is ignored."),
-        auto_replies=keyed("auto_replies", "phone -> times of recent automatic replies (max 3 an hour)."),
+        auto_replies=keyed("auto_replies", "blind index of a phone -> times of recent automatic replies (max 3 an hour)."),
     )
     return rt.tables

@@ -34,6 +34,8 @@ class TopicSpec:
     compacted: bool = False
     key: str = field(kw_only=True)
     retention_ms: int = field(kw_only=True)
+    partitions: int | None = field(default=None, kw_only=True)  # None: the deployment's kafka.partitions
+    extra: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)  # further topic-level configuration
 
     def __post_init__(self) -> None:
         if self.retention_ms != FOREVER and self.retention_ms <= 0:
@@ -44,7 +46,12 @@ class TopicSpec:
 
     def config(self) -> dict[str, str]:
         """Kafka topic-level configuration."""
-        return {"cleanup.policy": "compact" if self.compacted else "delete", "retention.ms": str(self.retention_ms)}
+        return {"cleanup.policy": "compact" if self.compacted else "delete", "retention.ms": str(self.retention_ms),
+                **dict(self.extra)}
+
+    def partition_count(self, default: int) -> int:
+        """Partitions to create the topic with."""
+        return self.partitions or default
 
     @property
     def retention(self) -> str:
@@ -101,13 +108,22 @@ SIGNATURES = TopicSpec("actions.signatures.v1", "Signatures of calls to action (
                        compacted=True, key="action_id|member_id", retention_ms=FOREVER)
 SESSIONS = TopicSpec("auth.sessions.v1", "Dashboard sessions by hash of their id (a tombstone ends one).",
                      compacted=True, key="sha256(session id)", retention_ms=FOREVER)
-AUDIT = TopicSpec("audit.log.v1", "Audit trail of secretariat and system actions.", AuditEntry,
-                  key="none", retention_ms=365 * DAY_MS)
+# One partition: the audit trail is one hash chain, appended by the one worker that owns AUDIT_SUBMITTED.
+AUDIT = TopicSpec("audit.log.v1", "Audit trail of secretariat and system actions: one hash chain.", AuditEntry,
+                  key="none", retention_ms=FOREVER, partitions=1)
+AUDIT_SUBMITTED = TopicSpec("audit.submitted.v1", "Audit entries waiting to be chained onto audit.log.v1.",
+                            key="none", retention_ms=7 * DAY_MS, partitions=1)
+# The wrapped data keys (one or more per case, member or month). A tombstone destroys one: the broker must not
+# keep the old value long, so segments roll hourly and tombstones go after an hour (see SECURITY.md).
+DATA_KEYS = TopicSpec("keys.data.v1", "Data keys wrapped by the KEK, keyed by subject|key id; shredded by tombstone.",
+                      compacted=True, key="subject|dek_id", retention_ms=FOREVER, partitions=1,
+                      extra=(("segment.ms", str(3600 * 1000)), ("delete.retention.ms", str(3600 * 1000)),
+                             ("min.cleanable.dirty.ratio", "0.01"), ("min.compaction.lag.ms", "0")))
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     REPORTS_SUBMITTED, REPORTS_DLQ, CASE_EVENTS, CASE_INDEX, MEMBERS, TOKENS, ACTIONS,
     NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_RETRY, NOTIFY_STATUS, NOTIFY_DLQ, REPLIES, CASE_STATE, ACTION_PLANS,
-    ACTION_PROGRESS, SIGNATURES, SESSIONS, AUDIT,
+    ACTION_PROGRESS, SIGNATURES, SESSIONS, AUDIT, AUDIT_SUBMITTED, DATA_KEYS,
 )
 
 

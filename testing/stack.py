@@ -250,6 +250,12 @@ class Stack:
                         data_dir=Path(self.env["SOLIDARITY_DATA_DIR"]),
                         kafka={"bootstrap_servers": self.env["SOLIDARITY_KAFKA__BOOTSTRAP_SERVERS"]})
 
+    def sealer(self):
+        """The worker's sealer in this process (its key file and data keys): to open records read raw."""
+        from streams import crypto
+
+        return crypto.start(self.settings())
+
     def read_topic(self, spec, timeout: float = 10.0) -> list[tuple[bytes | None, bytes]]:
         """Every record of one of this stack's catalogue topics, from the beginning to its current end."""
         from streams.admin import read_all

@@ -6,7 +6,24 @@ import os
 
 import pytest
 
+from streams import crypto
 from testing.stack import Stack, bootstrap, broker_up
+
+
+# Unit tests seal with keys held in memory (installed before any test module is imported: streams.app builds the
+# runtime at import); a test of a real stack starts the stack's own (Stack.sealer).
+if not crypto.started():
+    crypto.install(crypto.memory_sealer())
+
+
+@pytest.fixture
+def installed_sealer():
+    """A fresh in-memory sealer installed as the process's own for one test (the one before is put back)."""
+    before = crypto.sealer() if crypto.started() else None
+    made = crypto.memory_sealer()
+    crypto.install(made)
+    yield made
+    crypto.install(before)
 
 
 def require_service(up: bool, what: str) -> None:

@@ -1,9 +1,12 @@
-"""`solidarity members import FILE.csv | export [--output FILE]`: the member list on its compacted topic."""
+"""`solidarity members import FILE.csv | export [--output FILE] | shred MEMBER_ID`: the member list on its compacted
+topic (shred: streams/commands/shred_cmd.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from streams.commands import shred_cmd
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE, EXIT_NO_KAFKA = 0, 1, 2, 3
 
@@ -17,21 +20,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                 "country,working_groups,channels,roles[,opted_out]")
     e = msub.add_parser("export", help="write the current members as CSV")
     e.add_argument("--output", "-o", help="file to write (default: standard output)")
+    shred_cmd.add_member_parser(msub)
     p.set_defaults(run=run)
 
 
 def current(settings) -> dict[str, "Member"]:  # noqa: F821
     """The latest record of every member, read from the compacted topic (tombstones remove)."""
     from schemas.members import Member
-    from streams import topics
+    from streams import crypto, topics
     from streams.admin import read_all
 
+    sealer = crypto.start(settings)
     latest: dict = {}
     for key, value in read_all(settings, topics.MEMBERS):
         if value is None:
             latest.pop(key.decode() if key else None, None)
             continue
-        member = Member.model_validate_json(value)
+        member = sealer.loads(Member, value)
         latest[member.member_id] = member
     return latest
 
@@ -66,7 +71,7 @@ def import_members(settings, path: str) -> int:
 
     from agents.members_csv import CsvHeaderError, parse_csv
     from schemas.base import utcnow
-    from streams import topics
+    from streams import crypto, topics
     from streams.admin import ensure_topics, producer
 
     try:
@@ -85,6 +90,14 @@ def import_members(settings, path: str) -> int:
     publish, new, changed, unchanged = _plan(parsed, current(settings))
     name = topics.full_name(topics.MEMBERS, settings.topic_prefix)
     console = Console(stderr=True)
+    sealer = crypto.start(settings)
+    erased = [m for m in publish if sealer.keys.is_shredded(f"member:{m.member_id}")]
+    for m in erased:
+        print(f"member {m.member_id}: member_id belonged to an erased member; choose another", file=sys.stderr)
+    publish = [m for m in publish if m not in erased]
+    new -= len(erased)
+    # Every new member's data key first (one batch, acknowledged), then the members sealed with them.
+    sealer.keys.ensure(f"member:{m.member_id}" for m in publish)
     prod = producer(settings)
     try:
         with Progress(TextColumn("publishing members"), BarColumn(), MofNCompleteColumn(), console=console,
@@ -93,7 +106,7 @@ def import_members(settings, path: str) -> int:
             futures = []
             for member in publish:
                 member = member.model_copy(update={"updated_at": utcnow()})
-                fut = prod.send(name, key=member.member_id.encode(), value=member.model_dump_json().encode())
+                fut = prod.send(name, key=member.member_id.encode(), value=sealer.dumps(member))
                 futures.append(fut.add_callback(lambda _meta: progress.advance(task)))
             prod.flush(timeout=60)
             for fut in futures:
@@ -103,7 +116,7 @@ def import_members(settings, path: str) -> int:
     for bad in parsed.bad_rows:
         for problem in bad.problems:
             print(f"line {bad.line}: {problem.field}: {problem.message}", file=sys.stderr)
-    rejected = len(parsed.bad_rows)
+    rejected = len(parsed.bad_rows) + len(erased)
     print(f"imported {new}, updated {changed}, rejected {rejected}, unchanged {unchanged}")
     return EXIT_REJECTED if rejected else EXIT_OK
 
@@ -112,10 +125,12 @@ def export_members(settings, output: str | None) -> int:
     """Write the current members as CSV to a file or standard output; return the exit code."""
     from agents.members_csv import to_csv
     from streams.admin import ensure_topics
+    from streams.audit import CLI, record_sync
 
     ensure_topics(settings)
     members = sorted(current(settings).values(), key=lambda m: m.member_id)
     text = to_csv(members)
+    record_sync(settings, CLI, "export.members", "members", rows=len(members))  # before any of it leaves
     if output:
         try:
             with open(output, "w", encoding="utf-8", newline="") as fh:

@@ -47,8 +47,11 @@ def run(args: argparse.Namespace) -> int:
     except KafkaUnavailable as exc:
         print(f"error: {exc}")
         return 1
+    from streams import crypto
+    sealer = crypto.start(settings)
+    sealer.keys.ensure([f"case:{envelope.case_id}"])
     prod.send(topics.full_name(topics.REPORTS_SUBMITTED, settings.topic_prefix), key=key,
-              value=envelope.model_dump_json().encode()).get(timeout=30)
+              value=sealer.dumps(envelope)).get(timeout=30)
     prod.close()
     print(json.dumps(receipt(envelope)))
     return 0
@@ -56,12 +59,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _dead_letter(settings, letter) -> None:
     """Best effort: record a refused submission on the dead-letter topic."""
-    from streams import topics
-    from streams.admin import KafkaUnavailable, producer
+    from streams import crypto, topics
+    from streams.admin import KafkaUnavailable, ensure_topics, producer
 
     try:
+        ensure_topics(settings)
+        sealer = crypto.start(settings)
         prod = producer(settings)
-    except KafkaUnavailable:
+    except (KafkaUnavailable, TimeoutError):
         return
-    prod.send(topics.full_name(topics.REPORTS_DLQ, settings.topic_prefix), value=letter.model_dump_json().encode())
+    prod.send(topics.full_name(topics.REPORTS_DLQ, settings.topic_prefix), value=sealer.dumps(letter))
     prod.close()

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from schemas.audit import TokenRecord
     from streams import topics
     from streams.admin import KafkaUnavailable, ensure_topics, producer
+    from streams.audit import CLI, record_sync
     from streams.ids import hash_token, new_id
     from streams.settings import get_settings
 
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             record = record.model_copy(update={"revoked": True})
         prod = producer(settings)
+        # Audited first (by id and role: a token's name is free text), then published.
+        record_sync(settings, CLI, f"token.{args.action}", record.token_id, producer=prod, role=record.role)
         prod.send(name, key=record.token_id.encode(), value=record.model_dump_json().encode()).get(timeout=30)
         prod.close()
     except KafkaUnavailable as exc:

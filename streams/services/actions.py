@@ -12,6 +12,7 @@ from notifiers.segments import segments
 from schemas.actions import ActionIn, CallToAction
 from schemas.base import problems_from
 from schemas.vocab import CaseStatus, Channel, Consent
+from streams.audit import record
 from streams.ids import new_id
 from streams.runtime import Runtime
 from streams.services.cases import get_case
@@ -56,8 +57,9 @@ def action_view(rt: Runtime, action: CallToAction) -> dict:
             "failure": state["failure"], "failed_at": state["failed_at"], "counts": state["counts"]}
 
 
-async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) -> dict:
-    """Validate and publish a call to action; refuse unverified cases, texts that would do harm or not render."""
+async def approve_action(rt: Runtime, case_id: str, body: object, actor: str, *, token_id: str) -> dict:
+    """Validate, audit (as `token_id`) and publish a call to action; refuse unverified cases, texts that would do
+    harm or not render."""
     try:
         req = ActionIn.model_validate(body)
     except ValidationError as exc:
@@ -65,6 +67,9 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) ->
     case = await get_case(rt, case_id)
     if case is None:
         raise ServiceError(404, "no such case", field="case_id")
+    if case.shredded:
+        raise ServiceError(409, "the case was shredded: its data is erased and no call to action can be made",
+                           field="status")
     if case.status is not CaseStatus.verified:
         raise ServiceError(409, f"the case is {case.status.value}; verify it with the source before any call to action",
                        field="status")
@@ -82,9 +87,11 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str) ->
     action = CallToAction(action_id=new_id("act"), case_id=case.case_id, reference=case.reference, kind=req.kind,
                           audience=req.audience, messages=messages, channels=req.channels, deadline=req.deadline,
                           approved_by=actor)
+    recipients = {ch.value: sum(1 for m in members if reachable(m, ch)) for ch in req.channels}
+    await record(rt, token_id, "action.approve", action.action_id, case.case_id, kind=req.kind.value,
+                 channels=[c.value for c in req.channels], **{f"recipients_{k}": n for k, n in recipients.items()})
     fut = await rt.topics.actions_approved.send(key=action.action_id.encode(), value=action)
     await fut
-    recipients = {ch.value: sum(1 for m in members if reachable(m, ch)) for ch in req.channels}
     return {"action_id": action.action_id, "case_id": case.case_id, "recipients": recipients,
             "messages": messages, "warnings": sms_warnings(messages) if Channel.sms in req.channels else []}
 
@@ -95,3 +102,11 @@ def signatories_csv(rt: Runtime, action_id: str) -> str:
     # Organisation names are typed by people: a cell like =HYPERLINK(...) must stay text in a spreadsheet.
     return rows_to_csv(["member_id", "organization", "country", "signed_at"],
                        ([r["member_id"], r["organization"], r["country"], r["signed_at"]] for r in rows))
+
+
+async def export_signatories(rt: Runtime, action: CallToAction, token_id: str) -> str:
+    """The signatories CSV of an action, the export audited first (as `token_id`)."""
+    text = signatories_csv(rt, action.action_id)
+    await record(rt, token_id, "export.signatories", action.action_id, action.case_id,
+                 rows=len(rt.views.signatures.of(action.action_id)))
+    return text

@@ -6,8 +6,9 @@ from pydantic import Field, ValidationError
 
 from agents.casefile import TransitionRefused, apply_event, check_transition
 from schemas.base import Message, problems_from
-from schemas.cases import Case, CaseEvent, CaseEventKind
+from schemas.cases import SHRED_REASON_MAX, Case, CaseEvent, CaseEventKind
 from schemas.vocab import CaseStatus, Consent, Urgency
+from streams.audit import record
 from streams.ids import new_id
 from streams.runtime import Runtime
 from streams.services.errors import ServiceError
@@ -45,12 +46,20 @@ class DismissIn(Message):
     reason: str = Field(min_length=3, max_length=2000)
 
 
+class ShredIn(Message):
+    """Body of POST /cases/{id}/shred: erase the case's personal data now (it cannot be undone)."""
+
+    reason: str = Field(min_length=3, max_length=SHRED_REASON_MAX, description=(
+        "Why, kept on the tombstone in the clear: never personal data (e.g. 'erasure request of the defender')."))
+
+
 TRANSITIONS: dict[str, tuple[type[Message], CaseEventKind]] = {
     "verify": (VerifyIn, CaseEventKind.verified),
     "escalate": (EscalateIn, CaseEventKind.escalated),
     "consent": (ConsentIn, CaseEventKind.consent_changed),
     "close": (CloseIn, CaseEventKind.closed),
     "dismiss": (DismissIn, CaseEventKind.dismissed),
+    "shred": (ShredIn, CaseEventKind.shredded),
 }
 
 
@@ -75,9 +84,16 @@ def case_summary(case: Case) -> dict:
     return {
         "case_id": case.case_id, "reference": case.reference, "status": case.status.value,
         "urgency": case.urgency.value, "incident_type": case.incident_type.value, "country": case.country,
-        "region": case.region.value, "consent": case.consent.value, "reports": len(case.reports),
+        "region": case.region.value, "consent": case.consent.value, "reports": case.reports_total,
         "mechanisms": case.mechanisms, "opened_at": case.opened_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+        "shredded_at": case.shredded_at.isoformat() if case.shredded_at else None, "shred_reason": case.shred_reason,
     }
+
+
+def references(case: Case) -> set[str]:
+    """Every report reference a case answers to (a tombstone keeps them in its history)."""
+    return ({case.reference} | {r.reference for r in case.reports}
+            | {h.data["reference"] for h in case.history if isinstance(h.data.get("reference"), str)})
 
 
 FILTERS = {"status": CaseStatus, "urgency": Urgency, "country": None, "region": None, "reference": None}
@@ -102,15 +118,15 @@ def list_cases(rt: Runtime, filters: dict[str, str]) -> list[dict]:
     for case in rt.views.cases.values():
         row = case_summary(case)
         if all(row.get(k, "").upper() == v.upper() for k, v in filters.items() if k != "reference"):
-            if "reference" in filters and filters["reference"] not in {r.reference for r in case.reports}:
+            if "reference" in filters and filters["reference"] not in references(case):
                 continue
             rows.append(row)
     rows.sort(key=lambda r: (-Urgency(r["urgency"]).rank, r["opened_at"]), reverse=False)
     return rows
 
 
-async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor: str) -> dict:
-    """Validate a lifecycle request, publish its event, and return the case as it will be."""
+async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor: str, *, token_id: str) -> dict:
+    """Validate a lifecycle request, audit it (as `token_id`), publish its event, and return the case as it will be."""
     if verb not in TRANSITIONS:
         raise ServiceError(404, f"unknown action; use one of {', '.join(TRANSITIONS)}", field="path")
     model, kind = TRANSITIONS[verb]
@@ -128,6 +144,20 @@ async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor:
     except TransitionRefused as exc:
         raise ServiceError(409, str(exc), field="status" if kind is not CaseEventKind.escalated else "urgency") from None
     event = CaseEvent(event_id=new_id("evt"), case_id=case.case_id, kind=kind, actor=actor, reason=reason, data=data)
+    after = apply_event(case, event)
+    # Audited before it takes effect; the reason is text a person typed and stays out of the audit trail.
+    await record(rt, token_id, f"case.{verb}", case.case_id, case.case_id, event_id=event.event_id,
+                 **changed_states(case, after))
     fut = await rt.topics.cases_events.send(key=case.case_id.encode(), value=event)
     await fut
-    return {"event_id": event.event_id, "case": case_view(apply_event(case, event))}
+    return {"event_id": event.event_id, "case": case_view(after)}
+
+
+def changed_states(before: Case, after: Case) -> dict[str, str]:
+    """Status, urgency and consent that an event changed, before and after (for the audit trail)."""
+    out = {}
+    for name in ("status", "urgency", "consent"):
+        old, new = getattr(before, name).value, getattr(after, name).value
+        if old != new:
+            out[f"{name}_before"], out[name] = old, new
+    return out

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pydantic import ValidationError
 
 from schemas.base import FieldProblem, problems_from, utcnow
 from schemas.members import Member, MemberPatch
 from schemas.vocab import Role
+from streams import crypto
 from streams.runtime import Runtime
 from streams.services.errors import ServiceError
 
@@ -17,6 +20,8 @@ async def publish_member(rt: Runtime, member: Member, touch: bool = True) -> Mem
     """Publish a member to members.v1 (keyed by member_id) and wait for the broker's ack; return it."""
     if touch:
         member = member.model_copy(update={"updated_at": utcnow()})
+    # A new member's data key is made (and acknowledged) off the event loop, before the member is sealed with it.
+    await asyncio.to_thread(crypto.sealer().keys.ensure, [f"member:{member.member_id}"])
     fut = await rt.topics.members.send(key=member.member_id.encode(), value=member)
     await fut
     return member
@@ -56,8 +61,8 @@ def _validate(model, data):
 
 def _check_phone_free(rt: Runtime, member: Member) -> None:
     if member.phone:
-        owner = rt.views.members.phones.get(member.phone)
-        if owner and owner != member.member_id:
+        owner = rt.views.members.by_phone(member.phone)
+        if owner and owner.member_id != member.member_id:
             raise ServiceError(409, "this phone number already belongs to another member", field="phone")
 
 
@@ -84,6 +89,9 @@ async def create_member(rt: Runtime, body: object) -> Member:
     await rt.views.sync()
     if member.member_id in rt.views.members:
         raise ServiceError(409, "a member with this member_id exists; use PATCH to change it", field="member_id")
+    if crypto.sealer().keys.is_shredded(f"member:{member.member_id}"):
+        # Its data keys are destroyed for good: a member under this id would be stored as placeholders.
+        raise ServiceError(409, "this member_id belonged to an erased member; choose another", field="member_id")
     _check_phone_free(rt, member)
     return await publish_member(rt, member)
 

@@ -10,7 +10,9 @@ from agents.duplicates import CaseSummary
 from agents.intake import dedup_key
 from schemas.cases import Case, CaseEvent, CaseEventKind, CaseSnapshot
 from schemas.vocab import CaseStatus
+from streams import crypto
 from streams.runtime import Runtime
+from streams.stages.retention import shred_case_keys
 
 log = logging.getLogger("solidarity.pipeline")
 
@@ -53,6 +55,11 @@ class CaseFile:
         except Exception as exc:  # noqa: BLE001 - a malformed event must not stop the case file
             log.error("case event %s (%s) not applied: %s", ev.event_id, ev.kind.value, type(exc).__name__)
             return
+        if after is before and ev.kind is CaseEventKind.shredded and before is not None and before.shredded:
+            # Shredded already (a replay, a second request, or a retry after a crash between tombstone and keys).
+            await t.cases_state.send(key=ev.case_id.encode(), value=CaseSnapshot(case=before))
+            await shred_case_keys(self.rt, before, ev)
+            return
         if after is before:
             why = refusal(before, ev)
             if why is not None:
@@ -75,6 +82,11 @@ class CaseFile:
             await self.notify_index(after, "open", summary)
         if after.status in (CaseStatus.closed, CaseStatus.dismissed) and before.status != after.status:
             await self.notify_index(after, "close")
+        if ev.kind is CaseEventKind.shredded:
+            # The tombstone first (above), then the keys: from here on no copy of the case's data opens.
+            if before.status not in (CaseStatus.closed, CaseStatus.dismissed):
+                await self.notify_index(after, "close")
+            await shred_case_keys(self.rt, after, ev)
         for hook in self.rt.hooks.case_hooks:
             try:
                 await hook(before, after, ev)
@@ -86,6 +98,7 @@ class CaseFile:
         notice = {"case_id": case.case_id, "country": case.country, "incident_type": case.incident_type.value,
                   "action": action}
         if summary is not None:
-            notice["summary"] = json.loads(summary.model_dump_json())
+            # The defender names are sealed under the case's key, as in the index table.
+            notice["summary"] = crypto.sealer().seal(CaseSummary, summary.model_dump(mode="json"))
         await self.rt.topics.cases_index.send(key=dedup_key(case.country, case.incident_type).encode(),
                                               value=json.dumps(notice).encode())

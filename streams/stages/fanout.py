@@ -9,6 +9,7 @@ from agents.regions import load_region_table
 from schemas.actions import CallToAction
 from schemas.base import FieldProblem, utcnow
 from schemas.deadletters import DeadLetter
+from streams import crypto
 from streams.runtime import Runtime
 from streams.stages.alerts import send_notifications
 from streams.stages.delivery.plans import notifications_for, planned_members, planned_pairs, record_plan
@@ -82,4 +83,5 @@ class FanOut:
         await publish_plan_record(rt, action.action_id, stats)
         await rt.topics.notifications_dlq.send(key=action.action_id.encode(), value=DeadLetter(
             source_topic="actions.approved", key=action.action_id, stage="fan_out",
-            reasons=[FieldProblem(field="action", message=reason)], payload=action.model_dump_json()))
+            reasons=[FieldProblem(field="action", message=reason)], payload=crypto.sealer().dumps(action).decode(),
+            subject=f"case:{action.case_id}"))

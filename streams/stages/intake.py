@@ -8,9 +8,45 @@ import logging
 from agents.duplicates import CaseSummary
 from agents.intake import dedup_key, index_dump, index_load, loggable_fields, process_submission, reject
 from schemas.base import FieldProblem
+from schemas.reports import ReportSubmitted
+from streams import crypto
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.pipeline")
+
+
+def sealed(entries: list[dict]) -> list[dict]:
+    """Index entries as stored: the defender names sealed under their case's key."""
+    sealer = crypto.sealer()
+    return [sealer.seal(CaseSummary, e) for e in entries]
+
+
+def opened(entries: list[dict] | None) -> list[dict]:
+    """Stored index entries with their names opened."""
+    sealer = crypto.sealer()
+    return [sealer.open(CaseSummary, e) for e in (entries or [])]
+
+
+def open_envelope(payload: bytes | None) -> bytes | dict | None:
+    """A submission as the intake rules read it: parsed, its report's personal fields opened (the bytes as they
+    came when nothing in them is sealed, or they are not JSON)."""
+    if not payload or crypto.sealing.SEALED.encode() not in payload:
+        return payload
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return payload
+    return crypto.sealer().open(ReportSubmitted, data) if isinstance(data, dict) else payload
+
+
+def dead_letter_subject(payload: bytes | dict | None) -> str | None:
+    """The case whose key seals a rejected submission, when its envelope names one."""
+    try:
+        data = payload if isinstance(payload, dict) else json.loads(payload or b"")
+    except ValueError:
+        return None
+    case_id = data.get("case_id") if isinstance(data, dict) else None
+    return f"case:{case_id}" if isinstance(case_id, str) and case_id else None
 
 
 class DedupIndex:
@@ -36,11 +72,11 @@ class DedupIndex:
             for row, value in list(self.table.items()):
                 if isinstance(value, list):  # older layout: every entry of a key in one row
                     self._legacy.add(row)
-                    for entry in index_load(value):
+                    for entry in index_load(opened(value)):
                         cache.setdefault(row, {})[entry.case_id] = entry
                 elif isinstance(value, dict):
                     key = row.rpartition("|")[0]
-                    entry = CaseSummary.model_validate(value)
+                    entry = CaseSummary.model_validate(crypto.sealer().open(CaseSummary, value))
                     cache.setdefault(key, {})[entry.case_id] = entry
             self._cache = cache
         return self._cache
@@ -61,7 +97,7 @@ class DedupIndex:
             del self.table[f"{key}|{case_id}"]
         for case_id, entry in new.items():
             if old.get(case_id) is not entry:
-                self.table[f"{key}|{case_id}"] = index_dump([entry])[0]
+                self.table[f"{key}|{case_id}"] = sealed(index_dump([entry]))[0]
         self._entries()[key] = new
 
 
@@ -85,14 +121,18 @@ class Intake:
         t = self.rt.topics
         async for event in stream.events():
             key = event.key.decode("utf-8", "replace") if event.key else None
+            payload = event.value
             try:
-                outcome = process_submission(event.value, self.source, key, self.index.get)
+                payload = open_envelope(event.value)
+                outcome = process_submission(payload, self.source, key, self.index.get)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the intake
                 log.error("intake failed with %s at partition %s offset %s", type(exc).__name__,
                           event.message.partition, event.message.offset)
-                outcome = reject(self.source, key, event.value,
+                outcome = reject(self.source, key, payload,
                                  [FieldProblem(field="body", message="could not be processed")])
             if outcome.dead_letter is not None:
+                outcome.dead_letter = outcome.dead_letter.model_copy(
+                    update={"subject": dead_letter_subject(payload)})
                 log.info("report rejected at partition %s offset %s: %s", event.message.partition,
                          event.message.offset, loggable_fields(outcome.dead_letter.reasons))
                 await t.reports_dlq.send(key=event.key, value=outcome.dead_letter)
@@ -108,5 +148,5 @@ class Intake:
             key = dedup_key(data["country"], data["incident_type"])
             entries = [e for e in self.index.get(key) if e.case_id != data["case_id"]]
             if data.get("action") == "open":
-                entries.append(CaseSummary.model_validate(data["summary"]))
+                entries.append(CaseSummary.model_validate(crypto.sealer().open(CaseSummary, data["summary"])))
             self.index.put(key, entries)

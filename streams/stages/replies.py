@@ -1,7 +1,8 @@
 """Replies: SIGN records a signature, STOP/START opt out or in, anything else gets help (3 an hour at most).
 
-replies.received.v1 is keyed by the sender's phone, so one worker handles every reply of a number: the
-table of handled MessageSids and of automatic replies are rows per phone, owned with that partition.
+replies.received.v1 is keyed by the blind index of the sender's phone (streams/crypto: a keyed hash, never the
+number), so one worker handles every reply of a number: the tables of handled MessageSids and of automatic
+replies are rows per blind index, owned with that partition.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from schemas.members import Member
 from schemas.notifications import Lane, Notification
 from schemas.replies import InboundReply
 from schemas.vocab import Channel
-from streams import topics
+from streams import crypto, topics
 from streams.runtime import Runtime
 from streams.services.members import publish_member
 from streams.stages.alerts import send_notifications
@@ -47,11 +48,12 @@ class Replies:
     def first_time(self, reply: InboundReply) -> bool:
         """Whether this MessageSid is new for its number (and remember it)."""
         tb, now = self.rt.tables, utcnow()
-        row = {sid: at for sid, at in (tb.replies_seen.get(reply.from_phone) or {}).items()
+        number = crypto.sealer().blind("phone", reply.from_phone)
+        row = {sid: at for sid, at in (tb.replies_seen.get(number) or {}).items()
                if datetime.fromisoformat(at) > now - REMEMBER}
         if reply.message_sid in row:
             return False
-        tb.replies_seen[reply.from_phone] = {**row, reply.message_sid: now.isoformat()}
+        tb.replies_seen[number] = {**row, reply.message_sid: now.isoformat()}
         return True
 
     async def handle(self, reply: InboundReply) -> None:
@@ -102,9 +104,9 @@ class Replies:
 
     def may_auto_reply(self, phone: str, per_hour: int) -> bool:
         """At most `per_hour` automatic replies per number per hour."""
-        now, table = utcnow(), self.rt.tables.auto_replies
-        recent = [t for t in (table.get(phone) or []) if datetime.fromisoformat(t) > now - timedelta(hours=1)]
+        now, table, number = utcnow(), self.rt.tables.auto_replies, crypto.sealer().blind("phone", phone)
+        recent = [t for t in (table.get(number) or []) if datetime.fromisoformat(t) > now - timedelta(hours=1)]
         if len(recent) >= per_hour:
             return False
-        table[phone] = [*recent, now.isoformat()]
+        table[number] = [*recent, now.isoformat()]
         return True

@@ -51,6 +51,7 @@ ROUTES: dict[str, Audience] = {
     "/dashboard/events": A.secretariat,
     "/dashboard/system": A.secretariat,
     "/dashboard/system/replay": A.secretariat,
+    "/dashboard/audit": A.secretariat,
     "/dashboard/cases/{case_id}": A.secretariat,
     "/dashboard/cases/{case_id}/do/{verb}": A.secretariat,
     "/dashboard/cases/{case_id}/action": A.secretariat,
@@ -64,8 +65,8 @@ ROUTES: dict[str, Audience] = {
 }
 # Dashboard addresses a browser navigates to: without a session they redirect to the login page; the others
 # (JSON, CSV, live events, form posts) answer 401.
-BROWSER_PAGES = ("/dashboard", "/dashboard/system", "/dashboard/cases/{case_id}", "/dashboard/cases/{case_id}/action",
-                 "/dashboard/actions/{action_id}")
+BROWSER_PAGES = ("/dashboard", "/dashboard/system", "/dashboard/audit", "/dashboard/cases/{case_id}",
+                 "/dashboard/cases/{case_id}/action", "/dashboard/actions/{action_id}")
 FAUST_BUILTINS = ("faust.web.apps.production_index:blueprint",)
 
 

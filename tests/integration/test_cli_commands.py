@@ -54,9 +54,11 @@ def test_report_submit_refuses_and_dead_letters_a_bad_report(stack, tmp_path):
     assert result.returncode == 2
     assert "country:" in result.stderr and "extra: unknown field" in result.stderr
 
+    sealer = stack.sealer()
+
     def letter():
         for _, value in stack.read_topic(topics.REPORTS_DLQ):
-            dl = DeadLetter.model_validate_json(value)
+            dl = sealer.loads(DeadLetter, value)
             if marker in dl.payload:
                 return dl
         return None

@@ -7,6 +7,8 @@ no 5xx but a retryable 503. Failover times and page latencies are recorded by th
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench import failover
@@ -50,6 +52,18 @@ def test_a_rolling_restart_of_every_worker_mid_fan_out_sends_each_sms_exactly_on
     assert len(result["restarts"]) == 3, result
     assert result["restarts"][0]["sent_before"] < result["members"], "the first restart must come mid fan-out"
     assert (result["lost"], result["duplicated"]) == (0, 0), result
+
+
+@pytest.mark.timeout(300)
+def test_the_audit_trail_comes_through_the_kills_and_restarts_unbroken(world):
+    # The drills above verified cases, approved calls to action and read cases while workers, the audit writer's
+    # among them, were SIGKILLed and restarted: the chain has no break, and no request was chained twice.
+    world.revive()
+    verify = world.workers.cli("audit", "verify", check=False)
+    assert verify.returncode == 0, verify.stdout
+    shown = [json.loads(line)["entry"] for line in world.workers.cli("audit", "show", "--json").stdout.splitlines()]
+    requests = [e["request_id"] for e in shown]
+    assert len(requests) == len(set(requests)) and {"case.verify", "action.approve"} <= {e["action"] for e in shown}
 
 
 @pytest.mark.timeout(900)

@@ -81,10 +81,12 @@ def test_five_hundred_reports_none_lost(stack, reporter_token, secretariat_token
         assert len(case["reports"]) == 2
 
     # Every refused report is a dead letter with its reasons.
+    sealer = stack.sealer()
+
     def dead_letters():
         found = {}
         for key, value in stack.read_topic(topics.REPORTS_DLQ):
-            letter = DeadLetter.model_validate_json(value)
+            letter = sealer.loads(DeadLetter, value)
             if letter.stage == "api":
                 try:
                     locality = json.loads(letter.payload).get("locality", "")

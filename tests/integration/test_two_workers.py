@@ -468,6 +468,24 @@ def system(w, request):
     assert replayed.status_code == 422 and "Still refused" in replayed.text, replayed.status_code
 
 
+@check("/dashboard/audit")
+def audit_page(w, request):
+    desk: Browser = request.getfixturevalue("desk")
+    receipt = w.submit(1, named(unique_name(), incident_type="surveillance", country="pe"))
+    w.case_on(0, receipt["case_id"])
+    assert w.api(1, "GET", f"/api/v1/cases/{receipt['case_id']}")[0] == 200
+
+    def reads(i):
+        page = desk.get(i, "/dashboard/audit", params={"case": receipt["case_id"]})
+        return page if page.status_code == 200 and page.text.count("case.read") >= 2 else None
+
+    # One chain, whichever worker took the action and whichever worker writes the chain.
+    for i in (0, 1):
+        page = wait_for(lambda: reads(i), PIPELINE_S, 0.5, f"reads through both workers on worker {i}'s audit page")
+        assert "Chain intact" in page.text, i
+    assert w.workers.cli("audit", "verify").stdout.startswith("audit chain intact")
+
+
 @check("/dashboard/cases/{case_id}")
 def case_page(w, request):
     desk, case = request.getfixturevalue("desk"), request.getfixturevalue("case")

@@ -18,7 +18,7 @@ def test_an_action_whose_fan_out_fails_says_so_and_is_dead_lettered(stack, secre
     settings = stack.settings()
     prod = producer(settings)
     prod.send(topics.full_name(topics.ACTIONS, settings.topic_prefix), key=action.action_id.encode(),
-              value=action.model_dump_json().encode()).get(timeout=30)
+              value=stack.sealer().dumps(action)).get(timeout=30)
     prod.close()
     body = wait_for(lambda: (r := stack.http.request("GET", f"/api/v1/actions/{action.action_id}",
                                                      token=secretariat_token))[0] == 200

@@ -6,6 +6,8 @@ refusal is a 429 with a Retry-After, and nothing refused reaches the intake (or 
 
 from __future__ import annotations
 
+import json
+
 import re
 import time
 
@@ -49,9 +51,15 @@ def assert_throttled_api(response: httpx.Response) -> None:
 
 
 def intake_records(stack: Stack, marker: str) -> int:
-    """How many records on the intake and report dead-letter topics carry `marker`."""
-    return sum(marker.encode() in value for spec in (topics.REPORTS_SUBMITTED, topics.REPORTS_DLQ)
-               for _, value in stack.read_topic(spec))
+    """How many records on the intake and report dead-letter topics carry `marker` (opened: it is a locality)."""
+    from schemas.deadletters import DeadLetter
+    from schemas.reports import ReportSubmitted
+
+    sealer = stack.sealer()
+    opened = [json.dumps(sealer.open(model, json.loads(value)), ensure_ascii=False)
+              for spec, model in ((topics.REPORTS_SUBMITTED, ReportSubmitted), (topics.REPORTS_DLQ, DeadLetter))
+              for _, value in stack.read_topic(spec)]
+    return sum(marker in text for text in opened)
 
 
 def test_a_flood_from_one_token_is_cut_to_the_burst_plus_the_rate(flood_stack, client):

@@ -28,6 +28,7 @@ RCE = "pid {{ cycler.__init__.__globals__.os.getpid() }}"
 PAYLOADS = [RCE, "{{ 7*7 }}", "{% for x in [1, 2] %}{{ x }}{% endfor %}", "{{ config.items() }}",
             "{{ ''.__class__.__mro__[1].__subclasses__() }}", "{reference.__class__.__init__.__globals__}"]
 EVALUATED = ("49", "<class", str(os.getpid()), "12")
+DESK = "tok_0192f3a4b5c6d7e8f9a0b1c2"
 
 
 class Published:
@@ -49,14 +50,15 @@ def runtime() -> SimpleNamespace:
     views = Views()
     put(views.cases, case.case_id, CaseSnapshot(case=case))
     put(views.members, "a", member("a", "en"))
-    return SimpleNamespace(views=views, topics=SimpleNamespace(actions_approved=Published()))
+    return SimpleNamespace(views=views, topics=SimpleNamespace(actions_approved=Published(), audit_submitted=Published()))
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_approval_refuses_a_template_payload_naming_the_field(payload):
     rt = runtime()
     with pytest.raises(ServiceError) as refused:
-        asyncio.run(approve_action(rt, "case_1", {"kind": "petition", "messages": {"en": payload}}, "desk"))
+        asyncio.run(approve_action(rt, "case_1", {"kind": "petition", "messages": {"en": payload}}, "desk",
+                                  token_id=DESK))
     assert refused.value.status == 422
     [problem] = refused.value.problems
     assert problem.field == "messages.en"
@@ -67,7 +69,7 @@ def test_approval_refuses_a_template_payload_naming_the_field(payload):
 def test_approval_accepts_placeholders_and_the_member_gets_plain_text():
     rt = runtime()
     body = {"kind": "petition", "messages": {"en": "Case {reference}: reply {sign_word}. It's urgent."}}
-    asyncio.run(approve_action(rt, "case_1", body, "desk"))
+    asyncio.run(approve_action(rt, "case_1", body, "desk", token_id=DESK))
     [action] = rt.topics.actions_approved.items
     [sms, _] = fan_out_action(action, make_case(), [member("a", "en")]).notifications
     assert sms.body == "Case SOL-ABC123: reply SIGN. It's urgent."

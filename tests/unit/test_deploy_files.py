@@ -141,6 +141,12 @@ def literal_environments() -> dict[str, dict[str, str]]:
     return envs
 
 
+def keyless_environments() -> set[str]:
+    """The environments that run no worker and seal nothing (the compose sandbox), so need no keys."""
+    return {f"compose {name}" for name, s in compose()["services"].items()
+            if "build" in s and s["command"] != ["worker"]}
+
+
 @pytest.mark.parametrize("where", list(literal_environments()))
 def test_each_deploy_environment_builds_valid_settings(where, monkeypatch):
     env = literal_environments()[where]
@@ -149,16 +155,73 @@ def test_each_deploy_environment_builds_valid_settings(where, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings()
+    problems = settings.insecure_defaults()
     if settings.twilio.base_url.startswith("https://"):
         # Shipped with an empty token, a worker pointed at the real Twilio refuses to start until it is set.
-        assert any("SOLIDARITY_TWILIO__AUTH_TOKEN" in line for line in settings.insecure_defaults())
+        assert any("SOLIDARITY_TWILIO__AUTH_TOKEN" in line for line in problems)
+        assert settings.environment == "production", "a real provider deserves SOLIDARITY_ENVIRONMENT=production"
+    if settings.production and where not in keyless_environments():
+        # ...but never for want of keys: the shipped files name the key file the operator creates.
+        assert not [line for line in problems if "key-encryption key" in line]
+        assert settings.crypto.enabled and settings.crypto.key_file is not None
+        assert settings.crypto.key_file.is_absolute() and settings.crypto.key_file.suffix == ".json"
 
 
 def test_no_deploy_file_carries_a_secret_value():
     literal = [f"{where}: {k}" for where, env in literal_environments().items() for k, v in env.items()
                if is_secret(k) and v]
     assert not literal, "secrets must come from the operator, not the repository:\n" + "\n".join(literal)
-    assert all(v == "" for v in k8s_object("Secret", "solidarity-secrets")["stringData"].values())
+    for _, secret in (o for o in k8s_objects() if o[1]["kind"] == "Secret"):
+        assert all(v == "" for v in secret.get("stringData", {}).values()), secret["metadata"]["name"]
+        assert not secret.get("data"), secret["metadata"]["name"]
+
+
+def test_no_deploy_environment_sets_a_key_even_empty():
+    # An empty SOLIDARITY_CRYPTO__KEK still counts as set: it wins over the key file and the worker refuses it.
+    # The alternatives to the key file are documented as comments only.
+    keys = [f"{where}: {k}" for where, env in literal_environments().items() for k in env
+            if k.upper().startswith("SOLIDARITY_CRYPTO__") and is_secret(k)]
+    assert not keys, "uncommented key settings:\n" + "\n".join(keys)
+    for path in (COMPOSE / "solidarity.env.example", SYSTEMD / "worker.env.example"):
+        documented = set(re.findall(r"^# (SOLIDARITY_CRYPTO__\w+)=", path.read_text(), re.M))
+        assert {"SOLIDARITY_CRYPTO__KEK", "SOLIDARITY_CRYPTO__BLIND_INDEX_KEY",
+                "SOLIDARITY_CRYPTO__AUDIT_KEY"} <= documented, path.name
+
+
+def test_compose_workers_read_the_key_file_secret():
+    spec = compose()
+    (name, secret), = spec["secrets"].items()
+    source = (COMPOSE / secret["file"]).resolve()
+    assert source.is_relative_to(COMPOSE / "secrets") and source.suffix == ".json"
+    assert "secrets/" in (COMPOSE / ".gitignore").read_text().split(), "the key file must be git-ignored"
+    workers = {n: s for n, s in spec["services"].items() if s.get("command") == ["worker"]}
+    for worker, service in workers.items():
+        env = service_env(service)
+        assert env["SOLIDARITY_ENVIRONMENT"] == "production", worker
+        mounted = {s["target"]: s["source"] for s in service["secrets"]}
+        assert mounted.get(env["SOLIDARITY_CRYPTO__KEY_FILE"]) == name, f"{worker}: key file is not the secret"
+    assert "secrets" not in spec["services"]["sandbox"], "the sandbox seals nothing: it gets no keys"
+
+
+def test_statefulset_mounts_the_keys_secret_read_only():
+    sts = k8s_object("StatefulSet")
+    pod = sts["spec"]["template"]["spec"]
+    (worker,) = pod["containers"]
+    env = {v["name"]: v.get("value") for v in worker["env"]}
+    key_file = Path(env["SOLIDARITY_CRYPTO__KEY_FILE"])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (mount,) = [m for m in worker["volumeMounts"] if key_file.is_relative_to(m["mountPath"])]
+    assert mount.get("readOnly") is True
+    # A subPath mount is never refreshed: a rotated key file would not reach the running pods.
+    assert "subPath" not in mount and "subPathExpr" not in mount
+    source = volumes[mount["name"]]["secret"]
+    assert source["secretName"] == "solidarity-keys"
+    items = {i["path"]: i["key"] for i in source["items"]}
+    assert items[str(key_file.relative_to(mount["mountPath"]))] == "keys.json"
+    assert source["defaultMode"] & 0o077 == 0 and pod["securityContext"]["fsGroup"] == 10001
+    assert "keys.json" in k8s_object("Secret", "solidarity-keys")["stringData"]
+    assert "keys.json" in (K8S / ".gitignore").read_text().split()
+    assert k8s_object("ConfigMap", "solidarity-config")["data"]["SOLIDARITY_ENVIRONMENT"] == "production"
 
 
 @pytest.mark.parametrize("path", [p for p in files(COMPOSE, K8S) if p.suffix in (".yaml", ".yml")],
@@ -300,4 +363,11 @@ def test_systemd_unit_is_hardened_and_can_write_its_data_dir():
                 for key, paths in unit["Service"] if key == "ReadWritePaths" for path in paths.split()]
     data_dir = Path(env_file(SYSTEMD / "worker.env.example")["SOLIDARITY_DATA_DIR"])
     assert any(data_dir.is_relative_to(p) for p in writable), f"{data_dir} not under ReadWritePaths"
+    # The key file beside the env file: readable (ProtectSystem=strict leaves /etc readable), not hidden away.
+    key_file = Path(env_file(SYSTEMD / "worker.env.example")["SOLIDARITY_CRYPTO__KEY_FILE"])
+    assert key_file.parent == Path(service["EnvironmentFile"]).parent
+    hidden = [Path(path.lstrip("-+").split(":")[0]) for key, paths in unit["Service"]
+              if key in ("InaccessiblePaths", "TemporaryFileSystem") for path in paths.split()]
+    hidden += [Path(p) for p in ("/home", "/root", "/run/user") if service.get("ProtectHome", "no") != "no"]
+    assert not any(key_file.is_relative_to(p) for p in hidden), f"{key_file} hidden from the worker"
     assert dict(unit["Install"])["WantedBy"] == "multi-user.target"

@@ -6,6 +6,8 @@ that a worker rebuilds its ledger from).
 
 from __future__ import annotations
 
+import json
+
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 
 from schemas.notifications import DeliveryState, Lane, LedgerEntry, Notification
 from schemas.vocab import Channel
+from streams import crypto
 from streams.codecs import RecordDecodeError
 from streams.ownership import Ownership
 from streams.settings import Settings
@@ -67,7 +70,10 @@ def test_an_entry_written_as_a_dict_reads_and_is_written_back_unchanged(raw):
     if "notification" in raw:
         assert entry.notification == N
     ledger[KEY] = entry
-    assert store[KEY] == without_none(raw), "times keep their text, nothing is added but what a model defaults"
+    stored = store[KEY]
+    assert crypto.sealer().open(LedgerEntry, stored) == without_none(raw), \
+        "times keep their text, nothing is added but what a model defaults"
+    assert PHONE not in json.dumps(stored), "the notification's address is sealed in the store"
 
 
 def test_the_entry_marked_before_a_send_keeps_its_times_and_notification_typed():

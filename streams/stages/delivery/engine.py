@@ -22,6 +22,7 @@ from schemas.base import FieldProblem, utcnow
 from schemas.deadletters import DeadLetter
 from schemas.notifications import DeliveryState, DeliveryStatus, Lane, LedgerEntry, Notification
 from schemas.vocab import CaseStatus, Channel, Consent
+from streams import crypto
 from streams.ownership import Ownership
 from streams.runtime import Runtime
 from streams.services.members import publish_member
@@ -54,6 +55,12 @@ def claimable(provider_id: str, key: str, owners) -> bool:
     owner = owners(provider_id)
     return owner is None or owner == key
 
+
+
+def sealed_text(n: Notification) -> str:
+    """A notification as a dead letter keeps it: its address sealed under the member's key, its text under the
+    case's (the dead letter as a whole is sealed again under the month's key)."""
+    return crypto.sealer().dumps(n).decode()
 
 class Deliverer:
     """Sends notifications exactly once per idempotency key, at the provider's pace."""
@@ -184,6 +191,8 @@ class Deliverer:
         Checked at send time, once the pacer lets the notification go: a long throttled fan-out must stop
         as soon as the secretariat dismisses the case or the defender withdraws consent.
         """
+        if crypto.PLACEHOLDER in (n.body, n.to):
+            return "its case or member was shredded before this message left"
         if not n.action_id or not n.case_id:
             return None
         now = time.monotonic()
@@ -191,7 +200,9 @@ class Deliverer:
         if hit is None or now - hit[0] > 1.0:
             case = self.rt.views.cases.get(n.case_id)
             verdict = None
-            if case is not None and case.status in (CaseStatus.dismissed, CaseStatus.closed):
+            if case is not None and case.shredded:
+                verdict = "the case was shredded before this message left"
+            elif case is not None and case.status in (CaseStatus.dismissed, CaseStatus.closed):
                 verdict = f"the case was {case.status.value} before this message left"
             elif case is not None and case.consent < Consent.network:
                 verdict = f"consent was withdrawn (now '{case.consent.value}') before this message left"
@@ -349,7 +360,7 @@ class Deliverer:
         await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
             source_topic="notifications", key=n.idempotency_key, stage="deliver",
             reasons=[FieldProblem(field="to" if exc.code in INVALID_NUMBER_CODES else "delivery", message=reason)],
-            payload=n.model_dump_json()))
+            payload=sealed_text(n)))
         self._observe(n, DeliveryState.failed, exc)
         log.info("notification dead-lettered: %s channel=%s code=%s", n.idempotency_key, n.channel.value, exc.code)
 
@@ -363,7 +374,7 @@ class Deliverer:
         await self.settle(n, DeliveryState.unknown, why)
         await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
             source_topic="notifications", key=n.idempotency_key, stage="deliver",
-            reasons=[FieldProblem(field="delivery", message=f"outcome unknown: {why}")], payload=n.model_dump_json()))
+            reasons=[FieldProblem(field="delivery", message=f"outcome unknown: {why}")], payload=sealed_text(n)))
         log.warning("notification %s ended unknown: %s", n.idempotency_key, why)
 
     async def settle(self, n: Notification, state: DeliveryState, reason: str) -> None:

@@ -7,7 +7,7 @@ from faust.web import View
 
 from schemas.vocab import TokenRole
 from streams.runtime import Runtime
-from streams.services.actions import action_view, approve_action, get_action, signatories_csv
+from streams.services.actions import action_view, approve_action, export_signatories, get_action
 from streams.web.api.common import authenticate, guarded, json_response, read_json
 
 
@@ -23,7 +23,7 @@ def register_action_views(rt: Runtime) -> None:
             """Publish a call to action; 202 with recipients per channel and segment warnings."""
             who = await authenticate(rt, request, TokenRole.secretariat)
             body = await read_json(request, rt.settings.web.max_body_bytes)
-            return json_response(await approve_action(rt, case_id, body, who.name), status=202)
+            return json_response(await approve_action(rt, case_id, body, who.name, token_id=who.token_id), status=202)
 
     @rt.app.page("/api/v1/actions/{action_id}")
     class Progress(View):
@@ -42,7 +42,7 @@ def register_action_views(rt: Runtime) -> None:
         @guarded
         async def get(self, request: web.Request, action_id: str) -> web.Response:
             """The signatories as CSV."""
-            await authenticate(rt, request, TokenRole.secretariat)
-            await get_action(rt, action_id)
-            return web.Response(text=signatories_csv(rt, action_id), content_type="text/csv",
+            who = await authenticate(rt, request, TokenRole.secretariat)
+            action = await get_action(rt, action_id)
+            return web.Response(text=await export_signatories(rt, action, who.token_id), content_type="text/csv",
                                 headers={"Content-Disposition": f'attachment; filename="{action_id}-signatories.csv"'})

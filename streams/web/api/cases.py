@@ -6,6 +6,7 @@ from aiohttp import web
 from faust.web import View
 
 from schemas.vocab import TokenRole
+from streams.audit import record
 from streams.runtime import Runtime
 from streams.services.cases import case_filters, case_view, change_case, get_case, list_cases
 from streams.web.api.common import ApiError, authenticate, guarded, json_response, read_json
@@ -34,10 +35,11 @@ def register_case_views(rt: Runtime) -> None:
         @guarded
         async def get(self, request: web.Request, case_id: str) -> web.Response:
             """The case with its reports, urgency, reasons, mechanisms, consent, status and history."""
-            await authenticate(rt, request, TokenRole.secretariat)
+            who = await authenticate(rt, request, TokenRole.secretariat)
             case = await get_case(rt, case_id)
             if case is None:
                 raise ApiError(404, "no such case (a report just submitted may take a moment)", field="case_id")
+            await record(rt, who.token_id, "case.read", case.case_id, case.case_id, via="api")
             return json_response(case_view(case))
 
     @app.page("/api/v1/cases/{case_id}/{verb}")
@@ -49,4 +51,4 @@ def register_case_views(rt: Runtime) -> None:
             """Verify, escalate, change consent, close or dismiss."""
             who = await authenticate(rt, request, TokenRole.secretariat)
             body = await read_json(request, rt.settings.web.max_body_bytes) if request.can_read_body else {}
-            return json_response(await change_case(rt, case_id, verb, body, who.name), status=202)
+            return json_response(await change_case(rt, case_id, verb, body, who.name, token_id=who.token_id), status=202)

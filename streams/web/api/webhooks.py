@@ -16,6 +16,7 @@ from notifiers.twilio.receipts import parse_inbound, parse_receipt
 from notifiers.twilio.signature import SIGNATURE_HEADER, public_url, valid_signature
 from schemas.notifications import DeliveryStatus
 from schemas.vocab import Channel
+from streams import crypto
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.webhooks")
@@ -67,7 +68,13 @@ def register_webhook_views(rt: Runtime) -> None:
                 return web.Response(status=403, text="invalid signature")
             reply = parse_inbound(form)
             if reply is not None:
+                # Keyed by the number's blind index, never the number; sealed under the member's key (or the
+                # month's, for a number that is no member's).
+                member = rt.views.members.by_phone(reply.from_phone)
+                if member is not None:
+                    reply = reply.model_copy(update={"subject": f"member:{member.member_id}"})
+                key = crypto.sealer().blind("phone", reply.from_phone)
                 # Acknowledged by the broker before we answer: if this fails, Twilio's retry still counts.
-                fut = await rt.topics.replies_received.send(key=reply.from_phone.encode(), value=reply)
+                fut = await rt.topics.replies_received.send(key=key.encode(), value=reply)
                 await fut
             return web.Response(text=EMPTY_TWIML, content_type="text/xml")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from streams.runtime import Runtime
+from streams.web.ui.audit import register_audit
 from streams.web.ui.auth import Guard, register_auth
 from streams.web.ui.ctas import register_cta_views
 from streams.web.ui.dashboard import register_dashboard
@@ -37,6 +38,7 @@ def register_ui(rt: Runtime) -> Guard:
     register_auth(rt, guard)
     register_live(rt, broadcaster, guard.current)
     register_system(rt, guard)
+    register_audit(rt, guard)
     register_cta_views(rt, guard)
     register_dashboard(rt, guard, broadcaster)
     return guard

@@ -8,6 +8,7 @@ from faust.web import View
 from agents.ratelimit import RateLimiter, address_key, retry_after_seconds
 from schemas.vocab import TokenRole
 from streams.ids import hash_token
+from streams.audit import record as audit
 from streams.runtime import Runtime
 from streams.web.api.common import find_token
 from streams.web.ui.render import Refused, html_guarded, page, redirect
@@ -88,6 +89,7 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
             if record is None or record.revoked or TokenRole(record.role) is not TokenRole.secretariat:
                 return _login_page(request, "This is not a valid secretariat token.", 401)
             raw, _ = await guard.sessions.create(record.name, record.token_id, hash_token(token))
+            await audit(rt, record.token_id, "session.login", record.token_id)
             response = redirect("/dashboard")
             set_cookie(response, request, SESSION_COOKIE, raw, max_age=int(guard.sessions.max_seconds), path="/",
                        samesite="Strict")
@@ -100,8 +102,9 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def post(self, request: web.Request) -> web.Response:
             """Drop the session and its cookie."""
-            await guard.form(request)
+            session, _ = await guard.form(request)
             await guard.sessions.drop(request.cookies.get(SESSION_COOKIE))
+            await audit(rt, session.token_id, "session.logout", session.token_id)
             response = redirect("/dashboard/login")
             response.del_cookie(SESSION_COOKIE, path="/")
             return response

@@ -12,7 +12,7 @@ from notifiers.segments import segments
 from schemas.actions import Audience
 from schemas.vocab import ActionKind, Channel, Region
 from streams.runtime import Runtime
-from streams.services.actions import approve_action, signatories_csv
+from streams.services.actions import approve_action, export_signatories
 from streams.services.cases import find_case
 from streams.services.errors import ServiceError
 from streams.stages.delivery.progress import progress
@@ -109,7 +109,7 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             if (form.get("deadline") or "").strip():
                 body["deadline"] = form.get("deadline").strip() + "T23:59:59+00:00"
             try:
-                result = await approve_action(rt, case.case_id, body, session.name)
+                result = await approve_action(rt, case.case_id, body, session.name, token_id=session.token_id)
             except ServiceError as exc:
                 errors: dict[str, str] = {}
                 for p in exc.problems:  # a text can both name a defender and use an unknown placeholder
@@ -172,9 +172,11 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request, action_id: str) -> web.Response:
             """The CSV download."""
-            await guard.require(request)
+            session = await guard.require(request)
             await rt.views.sync()
-            if rt.views.actions.get(action_id) is None:
+            action = rt.views.actions.get(action_id)
+            if action is None:
                 raise Refused(404, "There is no such call to action.")
-            return web.Response(text=signatories_csv(rt, action_id), content_type="text/csv", headers={
+            text = await export_signatories(rt, action, session.token_id)
+            return web.Response(text=text, content_type="text/csv", headers={
                 "Content-Disposition": f'attachment; filename="{action_id}-signatories.csv"', "Cache-Control": "no-store"})

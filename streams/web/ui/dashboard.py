@@ -8,6 +8,7 @@ from aiohttp import web
 from faust.web import View
 
 from schemas.vocab import CaseStatus, Consent, Region, Urgency
+from streams.audit import record
 from streams.runtime import Runtime
 from streams.services.cases import TRANSITIONS, change_case, find_case, list_cases
 from streams.services.errors import ServiceError
@@ -18,7 +19,7 @@ from streams.web.ui.render import Refused, html_guarded, page, redirect
 FILTERS = {"status": [s.value for s in CaseStatus], "urgency": [u.value for u in Urgency],
            "region": [r.value for r in Region], "country": None}
 FIELDS = {"verify": ("note",), "escalate": ("urgency", "reason"), "consent": ("consent", "note"),
-          "close": ("outcome",), "dismiss": ("reason",)}
+          "close": ("outcome",), "dismiss": ("reason",), "shred": ("reason",)}
 
 
 def queue_filters(query) -> dict[str, str]:
@@ -42,10 +43,16 @@ def render_case(rt: Runtime, request: web.Request, session, case_id: str, error:
     case = find_case(rt, case_id)
     if case is None:
         raise Refused(404, "No such case (a report just submitted may take a moment).")
-    can_act = case.status is CaseStatus.verified and case.consent >= Consent.network
+    can_act = not case.shredded and case.status is CaseStatus.verified and case.consent >= Consent.network
     return page("case.html.j2", status=status, case=case, session=session, error=error,
                 done=request.query.get("done"), actions=case_actions(rt, case.case_id), can_act=can_act,
                 urgencies=FILTERS["urgency"], consents=[c.value for c in Consent], page_name="case")
+
+
+def confirmed(rt: Runtime, case_id: str, typed: str | None) -> bool:
+    """Whether the reference typed to confirm an erasure is the case's."""
+    case = find_case(rt, case_id)
+    return case is not None and (typed or "").strip().upper() == case.reference.upper()
 
 
 async def _settled(rt: Runtime, case_id: str, event_id: str, timeout: float = 2.0) -> None:
@@ -84,7 +91,10 @@ def register_dashboard(rt: Runtime, guard: Guard, broadcaster: Broadcaster) -> N
             """Reports, urgency and reasons, mechanisms, consent, history, and the lifecycle buttons."""
             session = await guard.require(request)
             await rt.views.sync()
-            return render_case(rt, request, session, case_id)
+            response = render_case(rt, request, session, case_id)
+            shown = find_case(rt, case_id)
+            await record(rt, session.token_id, "case.read", shown.case_id, shown.case_id, via="dashboard")
+            return response
 
     @rt.app.page("/dashboard/cases/{case_id}/do/{verb}")
     class CaseChange(View):
@@ -97,8 +107,11 @@ def register_dashboard(rt: Runtime, guard: Guard, broadcaster: Broadcaster) -> N
             if verb not in TRANSITIONS:
                 raise Refused(404, "Unknown action.")
             body = {k: form.get(k).strip() for k in FIELDS[verb] if (form.get(k) or "").strip()}
+            if verb == "shred" and not confirmed(rt, case_id, form.get("confirm")):
+                return render_case(rt, request, session, case_id, status=422,
+                                   error="confirm: type the case's reference to shred it (it cannot be undone)")
             try:
-                result = await change_case(rt, case_id, verb, body, session.name)
+                result = await change_case(rt, case_id, verb, body, session.name, token_id=session.token_id)
             except ServiceError as exc:
                 message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
                 return render_case(rt, request, session, case_id, error=message, status=exc.status)

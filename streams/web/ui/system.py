@@ -16,8 +16,10 @@ from schemas.base import problems_from, utcnow
 from schemas.deadletters import DeadLetter
 from schemas.reports import ReportIn
 from schemas.vocab import Urgency
+from streams import crypto
 from streams import topics as catalogue
 from streams.admin import read_all
+from streams.audit import record
 from streams.runtime import Runtime
 from streams.services.errors import ServiceError
 from streams.services.reports import submit_report
@@ -60,8 +62,8 @@ def dead_letters(rt: Runtime, spec: catalogue.TopicSpec) -> list[dict]:
     rows = []
     for _key, value in read_all(rt.settings, spec, timeout=5.0):
         try:
-            letter = DeadLetter.model_validate_json(value)
-        except ValidationError:
+            letter = crypto.sealer().loads(DeadLetter, value)
+        except ValueError:
             continue
         rows.append({"id": hashlib.sha256(value).hexdigest()[:16], "letter": letter})
     return rows[-DLQ_SHOWN:][::-1]
@@ -151,4 +153,6 @@ def register_system(rt: Runtime, guard: Guard) -> None:
             """Re-submit the selected dead letter, or show why it is still refused."""
             session, form = await guard.form(request)
             result = await replay(rt, form.get("id") or "")
+            # Only a letter that was there gets this far: its id is one of ours (hex), never typed text.
+            await record(rt, session.token_id, "report.replay", form.get("id"), result.get("case_id"), ok=result["ok"])
             return await render(request, session, result, status=200 if result["ok"] else 422)

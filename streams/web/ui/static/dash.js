@@ -19,7 +19,7 @@
     var a = document.createElement("a"); a.href = "/dashboard/cases/" + c.case_id; a.textContent = c.reference;
     cell(tr, "").appendChild(a);
     cell(tr, c.incident_type.replace(/_/g, " ")); cell(tr, c.country); cell(tr, c.region.replace(/_/g, " "));
-    cell(tr, c.status); cell(tr, c.consent); cell(tr, c.reports); cell(tr, c.opened_at.slice(0, 16).replace("T", " "));
+    cell(tr, c.shredded_at ? c.status + " · shredded" : c.status); cell(tr, c.consent); cell(tr, c.reports); cell(tr, c.opened_at.slice(0, 16).replace("T", " "));
     return tr;
   }
   function place(tbody, tr, c) {
