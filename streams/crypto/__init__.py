@@ -59,7 +59,20 @@ def start(settings: Settings, timeout: float = 60.0) -> Sealer:
         _store = store
         made = Sealer(keys, enabled=settings.crypto.enabled)
         install(made)
+        # This month's and next month's keys made ahead, in the background: sealing a dead letter or an unknown
+        # number's reply must never wait on the broker (a codec makes a missing key in line).
+        threading.Thread(target=_months_ahead, args=(keys,), name="solidarity-month-keys", daemon=True).start()
         return made
+
+
+def _months_ahead(keys: DataKeys) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    try:
+        keys.ensure([period_subject(now), period_subject(now.replace(day=1) + timedelta(days=32))])
+    except Exception:  # noqa: BLE001 - made in line when first needed instead
+        pass
 
 
 def memory_sealer(enabled: bool = True) -> Sealer:

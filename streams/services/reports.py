@@ -11,6 +11,7 @@ import json
 import logging
 from collections import OrderedDict
 
+from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from agents.intake import dedup_key, loggable_fields
@@ -20,6 +21,7 @@ from schemas.base import FieldProblem, problems_from
 from schemas.deadletters import DeadLetter
 from schemas.reports import ReportIn, ReportSubmitted
 from streams import crypto
+from streams.admin import KafkaUnavailable
 from streams.ids import ALPHABET, new_id, new_reference
 from streams.runtime import Runtime
 from streams.services.errors import ServiceError
@@ -124,13 +126,17 @@ async def submit_report(rt: Runtime, body: object, source: str, submitted_by: st
         rt.hooks.idempotency_keys.check(*slot)
     key, envelope = build_submission(report, source, submitted_by, slot[0] if slot else None)
     sealer = crypto.sealer()
-    # The case's data key is made (and acknowledged) off the event loop, before anything is sealed with it.
-    await asyncio.to_thread(sealer.keys.ensure, [f"case:{envelope.case_id}"])
     # Wait for the broker's acknowledgement: a 202 means the report cannot be lost. But not for ever (faust's
     # producer would wait 20 minutes): a reporter on a weak connection is better told to retry.
     timeout = rt.settings.web.publish_timeout_seconds
     try:
         async with asyncio.timeout(timeout):
+            # The case's data key first, made (and acknowledged) off the event loop, before anything is sealed
+            # with it; a broker that does not answer is the same 503 as for the report itself.
+            try:
+                await asyncio.to_thread(sealer.keys.ensure, [f"case:{envelope.case_id}"])
+            except (KafkaError, KafkaUnavailable, OSError):
+                raise BrokerTimeout(timeout) from None
             fut = await rt.topics.reports_submitted.send(key=key, value=sealer.dumps(envelope))
             await fut
     except TimeoutError:
