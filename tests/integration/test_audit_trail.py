@@ -103,7 +103,11 @@ def test_the_dashboard_audit_page(stack, desk, verified_case):
         assert client.get("/dashboard/audit").status_code == 303  # no session: to the login page
         login = client.get("/dashboard/login")
         csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+        guess = "sol_sec_" + secrets.token_urlsafe(32)
+        assert client.post("/dashboard/login", data={"csrf": csrf, "token": guess}).status_code == 401
         assert client.post("/dashboard/login", data={"csrf": csrf, "token": desk["token"]}).status_code == 303
+        # Reading the call-to-action form reads the case (its prefilled texts come from it).
+        assert client.get(f"/dashboard/cases/{verified_case['case_id']}/action").status_code == 200
         page = wait_for(lambda: (lambda p: p if "session.login" in p.text else None)(client.get("/dashboard/audit")),
                         60, 1.0, "the login on the audit page")
         table = page.text[page.text.index('<table class="audit"'):]
@@ -111,6 +115,13 @@ def test_the_dashboard_audit_page(stack, desk, verified_case):
         one = client.get("/dashboard/audit", params={"case": verified_case["case_id"]})
         assert "case.verify" in one.text and "session.login" not in one.text
         assert verified_case["name"] not in one.text
+    refused = wait_for(lambda: [e["entry"] for e in entries(stack) if e["entry"]["action"] == "session.login_refused"],
+                       60, 1.0, "the refused login in the audit trail")
+    assert refused[-1]["actor"] == "system" and refused[-1]["detail"] == {"reason": "unknown_token"}
+    assert guess not in json.dumps(refused), "what was typed is never recorded"
+    reads = wait_for(lambda: [e["entry"] for e in entries(stack, "--case", verified_case["case_id"])
+                              if e["entry"]["detail"].get("via") == "action_form"], 60, 1.0, "the form's read")
+    assert reads[-1]["action"] == "case.read" and reads[-1]["actor"] == desk["id"]
     # The page's verdict is the command's.
     verdict = stack.cli("audit", "verify", check=False)
     if verdict.returncode == 0:

@@ -87,6 +87,11 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
             except UnicodeError:
                 record = None
             if record is None or record.revoked or TokenRole(record.role) is not TokenRole.secretariat:
+                # A refused login is recorded too: by the token's id when the token is known (revoked, or not a
+                # secretariat's), else by the system; never what was typed.
+                why = "unknown_token" if record is None else "revoked" if record.revoked else "not_secretariat"
+                await audit(rt, record.token_id if record else "system", "session.login_refused",
+                            record.token_id if record else "dashboard", reason=why)
                 return _login_page(request, "This is not a valid secretariat token.", 401)
             raw, _ = await guard.sessions.create(record.name, record.token_id, hash_token(token))
             await audit(rt, record.token_id, "session.login", record.token_id)

@@ -11,6 +11,7 @@ from agents.regions import load_region_table
 from notifiers.segments import segments
 from schemas.actions import Audience
 from schemas.vocab import ActionKind, Channel, Region
+from streams.audit import record
 from streams.runtime import Runtime
 from streams.services.actions import approve_action, export_signatories
 from streams.services.cases import find_case
@@ -94,7 +95,11 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             """The form."""
             session = await guard.require(request)
             await rt.views.sync()
-            return render_form(rt, _case_or_404(rt, case_id), session)
+            case = _case_or_404(rt, case_id)
+            response = render_form(rt, case, session)
+            # The form's prefilled texts are drawn from the case (a name, where consent is public): a read.
+            await record(rt, session.token_id, "case.read", case.case_id, case.case_id, via="action_form")
+            return response
 
         @html_guarded
         async def post(self, request: web.Request, case_id: str) -> web.Response:
