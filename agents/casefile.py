@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agents import paging
 from agents.routing import eligible_mechanisms
 from schemas.cases import SHRED_REASON_MAX, Case, CaseEvent, CaseEventKind, StoredReport
 from schemas.vocab import CaseStatus, Consent, Urgency
@@ -18,6 +19,9 @@ ALLOWED_FROM: dict[CaseEventKind, set[CaseStatus]] = {
     CaseEventKind.closed: {CaseStatus.new, CaseStatus.verified},
     CaseEventKind.dismissed: {CaseStatus.new, CaseStatus.verified},
     CaseEventKind.report_merged: {CaseStatus.new, CaseStatus.verified},
+    CaseEventKind.paged: {CaseStatus.new, CaseStatus.verified},
+    CaseEventKind.acknowledged: {CaseStatus.new, CaseStatus.verified},
+    CaseEventKind.escalation_requested: {CaseStatus.new, CaseStatus.verified},
 }
 
 
@@ -30,6 +34,10 @@ def check_transition(case: Case, kind: CaseEventKind, data: dict | None = None) 
     if allowed is not None and case.status not in allowed:
         raise TransitionRefused(f"a {case.status.value} case cannot be {kind.value.replace('_', ' ')}")
     data = data or {}
+    if kind in (CaseEventKind.acknowledged, CaseEventKind.escalation_requested):
+        why = paging.refusal(case, kind)
+        if why is not None:
+            raise TransitionRefused(why)
     try:
         if kind is CaseEventKind.escalated:
             new = Urgency(data["urgency"])

@@ -2,6 +2,8 @@
 
 The phrasebook is agents/data/imminence.yaml. Text and phrases are folded the same way (case, accents,
 Arabic letter variants) and phrases only match whole words, so "tonight" fires but "last night" does not.
+An exception ("not imminent", "last night") cancels the phrases inside it whichever language lists them, since
+the same words can be a phrase of two languages ("imminent" is English and French).
 """
 
 from __future__ import annotations
@@ -135,20 +137,48 @@ def _compile(phrase: str, prefixes: list[str]) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){prefix}({body})(?!\w)")
 
 
+def _any_of(literals: set[str]) -> re.Pattern[str]:
+    """A regex matching exactly the given strings, factored by common prefixes.
+
+    Python tries a plain alternation's branches one by one at every position of the text; factored, each
+    position costs one step per character shared, which keeps the pre-scan cheap as the phrasebook grows.
+    """
+    trie: dict[str, dict] = {}
+    for literal in literals:
+        node = trie
+        for ch in literal:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(build(trie))
+
+
 class Phrasebook:
     """Compiled phrases of every language; find() looks for all of them in any text."""
 
     def __init__(self, data: PhrasebookFile) -> None:
         self._patterns: list[_Pattern] = []
-        self._exceptions: dict[str, list[re.Pattern[str]]] = {}
+        exceptions: list[re.Pattern[str]] = []
+        exception_literals: list[str] = []
         for language, entry in data.languages.items():
             for phrase in entry.phrases:
                 self._patterns.append(_Pattern(phrase, language, _compile(phrase, entry.prefixes), _literal(phrase)))
-            self._exceptions[language] = [_compile(p, entry.prefixes) for p in entry.exceptions]
+            exceptions.extend(_compile(p, entry.prefixes) for p in entry.exceptions)
+            exception_literals.extend(_literal(p) for p in entry.exceptions)
+        # Every language's exceptions cancel every language's phrases: "not imminent" (English) must cancel the
+        # French phrase "imminent" too. Each exception runs only when its literal words are in the text.
+        self._exception_scan = list(zip(exception_literals, exceptions))
+        self._exceptions: dict[str, list[re.Pattern[str]]] = {language: exceptions for language in data.languages}
         # Every match contains its phrase's literal words, so one scan for any literal rules most texts out
         # before the per-phrase regexes run (they cost a fifth of intake when run on every report).
-        literals = sorted({p.literal for p in self._patterns}, key=len, reverse=True)
-        self._any_literal = re.compile("|".join(re.escape(lit) for lit in literals))
+        self._any_literal = _any_of({p.literal for p in self._patterns})
 
     @property
     def languages(self) -> list[str]:
@@ -160,16 +190,17 @@ class Phrasebook:
         if not self._any_literal.search(fold_text(text)):
             return None
         folded, offsets = fold_with_offsets(text)
-        candidates = [p for p in self._patterns if p.literal in folded]
-        excluded: dict[str, list[tuple[int, int]]] = {
-            lang: [m.span() for rx in self._exceptions[lang] for m in rx.finditer(folded)]
-            for lang in {p.language for p in candidates}
-        }
+        excluded: list[tuple[int, int]] | None = None  # found once a phrase matches
         best: tuple[int, int, _Pattern] | None = None
-        for pattern in candidates:
+        for pattern in self._patterns:
+            if pattern.literal not in folded:
+                continue
             for match in pattern.regex.finditer(folded):
                 start, end = match.span(1)
-                if any(s <= start and end <= e for s, e in excluded[pattern.language]):
+                if excluded is None:
+                    excluded = [m.span() for lit, rx in self._exception_scan if lit in folded
+                                for m in rx.finditer(folded)]
+                if any(s <= start and end <= e for s, e in excluded):
                     continue
                 if best is None or (start, -(end - start)) < (best[0], -(best[1] - best[0])):
                     best = (start, end, pattern)

@@ -92,7 +92,7 @@ def process_submission(
     index = lookup(index_key)
     stored = StoredReport(
         report_id=envelope.report_id, reference=envelope.reference, received_at=envelope.received_at,
-        source=envelope.source, report=report, classification=classify(report),
+        source=envelope.source, submitted_by=envelope.submitted_by, report=report, classification=classify(report),
     )
     summary = CaseSummary.from_report(report, envelope.case_id)
     for candidate in index:

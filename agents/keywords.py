@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from enum import StrEnum
 
@@ -13,6 +14,8 @@ class Intent(StrEnum):
     stop = "stop"
     start = "start"
     help = "help"
+    ack = "ack"  # acknowledge a page (secretariat members only)
+    esc = "esc"  # escalate a page to its next step now
     unknown = "unknown"
 
 
@@ -25,6 +28,10 @@ KEYWORDS: dict[Intent, set[str]] = {
     Intent.start: {"start", "yes", "unstop", "alta", "iniciar", "comenzar", "reprendre", "commencer", "começar",
                    "comecar", "voltar", "ابدأ", "ابدا", "بدء"},
     Intent.help: {"help", "info", "ayuda", "aide", "ajuda", "مساعدة", "مساعده"},
+    # "1" as in paging tools; the local words a person answers a page with.
+    Intent.ack: {"ack", "1", "ok", "okay", "acknowledged", "received", "recibido", "recibida", "visto", "reçu", "recu",
+                 "reçue", "bien reçu", "recebido", "recebida", "تم", "تم الاستلام", "استلمت", "وصلت"},
+    Intent.esc: {"esc", "escalate", "escalar", "escalade", "escalader", "تصعيد", "صعد"},
 }
 
 
@@ -46,13 +53,23 @@ def _fold(text: str) -> str:
 _FOLDED = {intent: {_fold(w) for w in words} for intent, words in KEYWORDS.items()}
 
 
+REFERENCE = re.compile(r"\bSOL-[A-Z0-9]{5,8}\b", re.IGNORECASE)
+
+
+def reference_in(body: str) -> str | None:
+    """The case reference a reply names (ACK SOL-7K3Q9X), upper-cased, or None."""
+    found = REFERENCE.search(body)
+    return found.group(0).upper() if found else None
+
+
 def intent_of(body: str) -> Intent:
     """The intent of a reply: its whole text, or its first word, matched accent- and case-insensitively."""
     text = _fold(body).strip(" .!¡?¿،؟\n\t")
     if not text:
         return Intent.unknown
-    first = text.split()[0].strip(" .!¡?¿،؟")
-    for intent in (Intent.stop, Intent.start, Intent.sign, Intent.help):
-        if text in _FOLDED[intent] or first in _FOLDED[intent]:
+    words = [w.strip(" .!¡?¿،؟,:") for w in text.split()]
+    heads = {words[0], " ".join(words[:2])}  # a keyword of one or two words ("bien reçu SOL-7K3Q9X")
+    for intent in (Intent.stop, Intent.start, Intent.sign, Intent.help, Intent.ack, Intent.esc):
+        if text in _FOLDED[intent] or heads & _FOLDED[intent]:
             return intent
     return Intent.unknown

@@ -18,6 +18,8 @@ FALLBACK = "en"
 PLACEHOLDERS = frozenset({"reference", "deadline", "country", "sign_word", "incident", "urgency", "link"})
 # The dashboard link is for the on-call secretariat's alerts only; members' texts never carry it.
 ACTION_PLACEHOLDERS = PLACEHOLDERS - {"link"}
+# The catalogue's own texts (never a person's) may also name who acknowledged a page, who else was paged, the step.
+CATALOGUE_PLACEHOLDERS = PLACEHOLDERS | {"name", "names", "step"}
 
 _TOKEN = re.compile(r"\{(\w*)\}|[{}]")
 
@@ -80,18 +82,18 @@ def problems_in(text: str, values: Mapping[str, Any] | None = None,
     return list(dict.fromkeys(p for p in found if p))
 
 
-def fill(text: str, values: Mapping[str, Any]) -> str:
+def fill(text: str, values: Mapping[str, Any], allowed: frozenset[str] = PLACEHOLDERS) -> str:
     """`text` with each known `{name}` that has a value replaced by it; everything else stays literal text."""
     def sub(match: re.Match) -> str:
         name = match.group(1)
-        value = values.get(name) if name in PLACEHOLDERS else None
+        value = values.get(name) if name in allowed else None
         return match.group(0) if value in (None, "") else str(value)
     return _TOKEN.sub(sub, text).strip()
 
 
 def render(path: str, language: str, **values: Any) -> str:
     """The catalogue text at `path` in `language` (English if missing), placeholders filled."""
-    return fill(template(path, language), values)
+    return fill(template(path, language), values, CATALOGUE_PLACEHOLDERS)
 
 
 def render_text(text: str, **values: Any) -> str:

@@ -30,6 +30,9 @@ class ActionIn(Message):
     messages: dict[LanguageCode, str] = Field(default_factory=dict, description="Text per language.")
     channels: list[Channel] = Field(default_factory=lambda: [Channel.sms, Channel.email], min_length=1)
     deadline: AwareDatetime | None = Field(None, description="When the action closes.")
+    follows: list[str] = Field(default_factory=list, max_length=50, description=(
+        "For further_information and closure_notice: the earlier actions of the case whose recipients (as the "
+        "delivery ledger has them) receive it; a closure notice follows every earlier action when empty."))
 
 
 class CallToAction(Message):
@@ -44,5 +47,6 @@ class CallToAction(Message):
         description="Text per language: may name the defender (public consent), so sealed at rest.")
     channels: list[Channel]
     deadline: datetime | None = None
+    follows: list[str] = Field(default_factory=list, description="Earlier actions whose recipients it goes to.")
     approved_by: str
     approved_at: datetime = Field(default_factory=utcnow)

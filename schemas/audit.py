@@ -56,3 +56,6 @@ class TokenRecord(Message):
     token_hash: str = Field(description="SHA-256 of the token; the token itself is never stored.")
     created_at: datetime = Field(default_factory=utcnow)
     revoked: bool = False
+    # A reporter's registered phones, by blind index (never the number): they may text reports and STATUS.
+    phones: list[str] = Field(default_factory=list, description="Blind indexes of the reporter's registered phones.")
+    language: str = Field("en", description="Language of SMS replies to the reporter's phones (ISO 639-1).")

@@ -34,6 +34,7 @@ class StoredReport(Message):
     reference: str
     received_at: datetime
     source: str = "api"
+    submitted_by: str | None = Field(None, description="Id of the reporter token (for STATUS by reference).")
     report: ReportIn
     classification: Classification
 
@@ -50,6 +51,12 @@ class CaseEventKind(StrEnum):
     dismissed = "dismissed"
     alias = "alias"
     shredded = "shredded"
+    # Paging (streams/stages/escalation.py): each step of an escalation policy, its acknowledgement, an ESC reply
+    # that skips the wait, and the end of a policy nobody acknowledged.
+    paged = "paged"
+    acknowledged = "acknowledged"
+    escalation_requested = "escalation_requested"
+    escalation_ended = "escalation_ended"
 
 
 class CaseEvent(Message):

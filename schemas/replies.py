@@ -20,3 +20,15 @@ class InboundReply(Message):
     received_at: datetime = Field(default_factory=utcnow)
     subject: str | None = Field(None, description=(
         "Whose data key seals it: member:<id> for a member's number, period:<YYYY-MM> for an unknown one."))
+
+
+class SmsDraft(Message):
+    """A reporter's guided SMS report under way, in the `sms_reports` table keyed by the phone's blind index.
+
+    The conversation (what happened, where) is sealed whole under the month's key: it belongs to no case yet.
+    """
+
+    subject: str = Field(description="period:<YYYY-MM>: whose data key seals the conversation.")
+    conversation: Annotated[dict | None, PERSONAL] = personal(None, description=(
+        "agents.sms_intake.Conversation as JSON, or None when none is under way."))
+    reports: list[datetime] = Field(default_factory=list, description="When this phone's recent SMS reports came.")

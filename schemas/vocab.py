@@ -142,7 +142,8 @@ class Role(StrEnum):
     """Roles of a member organisation's contact."""
 
     member = "member"
-    secretariat_oncall = "secretariat_oncall"
+    secretariat = "secretariat"  # secretariat staff who are not on call now (escalation's "whole secretariat")
+    secretariat_oncall = "secretariat_oncall"  # on call: everyone with it is paged first (the simple schedule)
 
 
 class TokenRole(StrEnum):
@@ -160,3 +161,6 @@ class ActionKind(StrEnum):
     petition = "petition"
     solidarity_message = "solidarity_message"
     decentralized_action = "decentralized_action"
+    # Follow-ups: sent to exactly those an earlier action of the case reached (the delivery ledger's recipients).
+    further_information = "further_information"
+    closure_notice = "closure_notice"

@@ -17,7 +17,9 @@ from streams.stages.alerts import Alerts
 from streams.stages.audit import AuditTrail
 from streams.stages.cases import CaseFile
 from streams.stages.delivery import Delivery
+from streams.stages.escalation import Escalator
 from streams.stages.fanout import FanOut
+from streams.stages.followups import FollowUps
 from streams.stages.intake import Intake
 from streams.stages.replies import Replies
 from streams.stages.retention import Retention
@@ -45,8 +47,8 @@ def build(settings: Settings | None = None) -> Runtime:
     replica = rt.views.attach(settings)
     rt.app.task(replica.run)
     # Delivery first: the alert hook and intake's direct page hand notifications to its deliverer.
-    for stage in (Delivery(rt), Intake(rt), CaseFile(rt), Alerts(rt), FanOut(rt), Replies(rt), Retention(rt),
-                  AuditTrail(rt)):
+    for stage in (Delivery(rt), Intake(rt), CaseFile(rt), Alerts(rt), Escalator(rt), FanOut(rt), FollowUps(rt),
+                  Replies(rt), Retention(rt), AuditTrail(rt)):
         stage.register()
     metrics = register_metrics(rt)
     register_health_views(rt)

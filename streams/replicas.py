@@ -26,6 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ValidationError
 
+from agents import paging
 from agents.audience import oncall
 from agents.duplicates import CaseSummary
 from agents.intake import dedup_key
@@ -33,7 +34,7 @@ from schemas.actions import CallToAction
 from schemas.audit import TokenRecord
 from schemas.cases import Case, CaseSnapshot
 from schemas.members import Member
-from schemas.vocab import CaseStatus
+from schemas.vocab import CaseStatus, Role
 from streams import crypto
 from streams import topics as catalogue
 from streams.settings import Settings
@@ -102,6 +103,7 @@ class MemberView(ModelView):
         super().__init__()
         self.phones: dict[str, str] = {}  # blind index of the contact phone -> member_id
         self.roster: set[str] = set()
+        self.roles: defaultdict[Role, set[str]] = defaultdict(set)  # secretariat roles -> member ids
 
     def changed(self, key: str, before: Member | None, after: Member | None) -> None:
         # By blind index, like every lookup by number (streams/crypto): no table of numbers, even in memory.
@@ -114,6 +116,11 @@ class MemberView(ModelView):
             self.roster.add(key)
         else:
             self.roster.discard(key)
+        for role in SECRETARIAT_ROLES:
+            if after is not None and role in after.roles:
+                self.roles[role].add(key)
+            else:
+                self.roles[role].discard(key)
 
     def by_phone(self, phone: str) -> Member | None:
         """The member whose contact phone (E.164) this is."""
@@ -124,6 +131,10 @@ class MemberView(ModelView):
         """The secretariat's on-call members."""
         return oncall(self.data[m] for m in sorted(self.roster) if m in self.data)
 
+    def with_role(self) -> dict[Role, list[str]]:
+        """Sorted member ids holding each secretariat role (the participants of role-based schedules)."""
+        return {role: sorted(self.roles.get(role, ())) for role in SECRETARIAT_ROLES}
+
 
 class TokenView(ModelView):
     """API tokens by SHA-256 hash (the topic is keyed by token id)."""
@@ -133,18 +144,30 @@ class TokenView(ModelView):
     def __init__(self) -> None:
         super().__init__()
         self.by_hash: dict[str, TokenRecord] = {}
+        self.phones: dict[str, str] = {}  # blind index of a reporter's registered phone -> token_id
 
     def changed(self, key: str, before: TokenRecord | None, after: TokenRecord | None) -> None:
         if before is not None:
             self.by_hash.pop(before.token_hash, None)
+            for blind in before.phones:
+                if self.phones.get(blind) == key:
+                    del self.phones[blind]
         if after is not None:
             self.by_hash[after.token_hash] = after
+            if not after.revoked:
+                self.phones.update(dict.fromkeys(after.phones, key))
+
+    def reporter_by_phone(self, phone: str) -> TokenRecord | None:
+        """The live reporter token a phone number (E.164) is registered to, by its blind index."""
+        token = self.data.get(self.phones.get(crypto.sealer().blind("phone", phone), ""))
+        return token if token is not None and not token.revoked and token.role == "reporter" else None
 
     def find(self, token_hash: str) -> TokenRecord | None:
         return self.by_hash.get(token_hash)
 
 
 CLOSED = (CaseStatus.closed, CaseStatus.dismissed)
+SECRETARIAT_ROLES = (Role.secretariat, Role.secretariat_oncall)
 
 
 class CaseView(View):
@@ -154,6 +177,8 @@ class CaseView(View):
         super().__init__()
         self.aliases: dict[str, str] = {}
         self.open_by_key: defaultdict[str, dict[str, CaseSummary]] = defaultdict(dict)
+        self.references: dict[str, str] = {}  # report reference -> case_id
+        self.pages: dict[str, set[str]] = {}  # case_id -> members its latest escalation paged (while it is open)
 
     def decode(self, raw: bytes) -> Any:
         return crypto.sealer().loads(CaseSnapshot, raw)
@@ -170,6 +195,22 @@ class CaseView(View):
         if after is not None and after.status not in CLOSED and after.reports:
             self.open_by_key[dedup_key(after.country, after.incident_type)][key] = CaseSummary.from_report(
                 after.reports[0].report, key)
+        if after is not None:
+            self.references.update(dict.fromkeys([after.reference, *(r.reference for r in after.reports)], key))
+            paged = set(paging.paged_members(after)) if after.status not in CLOSED else set()
+            if paged:
+                self.pages[key] = paged
+            else:
+                self.pages.pop(key, None)
+
+    def by_reference(self, reference: str) -> Case | None:
+        """The case a report reference (SOL-7K3Q9X) belongs to."""
+        return self.find(self.references.get(reference.upper(), ""))
+
+    def paging(self, member_id: str) -> list[Case]:
+        """Open cases whose latest escalation paged this member, the most recently changed first."""
+        found = [self.data[c] for c, members in self.pages.items() if member_id in members and c in self.data]
+        return sorted(found, key=lambda c: c.updated_at, reverse=True)
 
     def find(self, case_id: str) -> Case | None:
         """The case by id, following the alias left when a report was merged into another case."""

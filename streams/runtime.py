@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # types only: these modules import this one
     from streams.metrics import Metrics
     from streams.services.reports import KeyMemory
     from streams.stages.delivery.engine import Deliverer
+    from streams.stages.escalation import Escalator
     from streams.stages.intake import DedupIndex
     from streams.tables import Tables
 
@@ -66,6 +67,7 @@ class Hooks:
     alert_times: dict[str, datetime] = field(default_factory=dict)  # case_id -> when its first alert was queued
     deliverer: Deliverer | None = None  # set by streams.stages.delivery
     page_now: Callable[..., Awaitable[None]] | None = None  # intake's direct page, set by streams.stages.alerts
+    escalator: Escalator | None = None  # paging by escalation policy, set by streams.stages.escalation
     dedup_index: DedupIndex | None = None  # set by streams.stages.intake; read by intake's page check
     metrics: Metrics | None = None  # set by streams.metrics
     report_limiter: RateLimiter | None = None  # per-token intake limit, made on first use by services.reports

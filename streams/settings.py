@@ -169,6 +169,27 @@ class RetentionSettings(_Frozen):
     check_every_seconds: float = Field(3600, gt=0, description="How often the worker looks for what has expired.")
 
 
+class EscalationSettings(_Frozen):
+    """Who is paged, in what order, until someone acknowledges (agents/data/escalation.yaml and oncall.yaml)."""
+
+    policies_file: Path | None = Field(None, description=(
+        "Escalation policies (YAML); default agents/data/escalation.yaml. Validated at start: an error names the "
+        "policy, step and field."))
+    schedules_file: Path | None = Field(None, description=(
+        "On-call schedules (YAML); default agents/data/oncall.yaml (primary: everyone with the secretariat_oncall "
+        "role)."))
+    tick_seconds: float = Field(1.0, gt=0, le=30, description=(
+        "How often each worker looks for escalation steps that are due: a step fires at most about this late."))
+
+
+class ReporterSmsSettings(_Frozen):
+    """Reports by SMS from registered reporter numbers."""
+
+    conversation_minutes: float = Field(30, gt=0, description=(
+        "A guided SMS report left unanswered this long is dropped; the next text starts afresh."))
+    reports_per_hour: int = Field(10, ge=1, description="Reports one registered number may send by SMS in an hour.")
+
+
 class Settings(BaseSettings):
     """Everything configurable, read once from SOLIDARITY_* variables (nested with __)."""
 
@@ -190,6 +211,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     crypto: CryptoSettings = Field(default_factory=CryptoSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    reporter_sms: ReporterSmsSettings = Field(default_factory=ReporterSmsSettings)
     dashboard_url: str = Field("http://127.0.0.1:6066/dashboard", description="Link put in secretariat alerts.")
     log_level: str = Field("info", description="Worker log level.")
 

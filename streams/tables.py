@@ -9,6 +9,8 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from schemas.cases import Case
+from schemas.escalation import Escalation
+from schemas.replies import SmsDraft
 from schemas.notifications import LedgerEntry
 from streams import codecs, crypto, stores
 from streams.runtime import Runtime
@@ -116,6 +118,8 @@ class Tables:
     sid_index: Any  # provider message id -> idempotency key, for this worker's recovery claims
     replies_seen: Any  # MessageSid -> when it was handled (Twilio retries a webhook): in the replies agent
     auto_replies: Any  # blind index of a phone -> times of recent automatic replies (3 an hour at most)
+    escalations: ModelTable[Escalation]  # case_id -> its escalation: the durable timer of its next page
+    sms_reports: ModelTable[SmsDraft]  # blind index of a reporter's phone -> the guided SMS report under way, and recent report times
 
 
 def declare_tables(rt: Runtime) -> Tables:
@@ -147,5 +151,9 @@ def declare_tables(rt: Runtime) -> Tables:
         sid_index=keyed("sid_index", "Provider message id -> idempotency key."),
         replies_seen=keyed("replies_seen", "MessageSid already handled: a repeated webhook is ignored."),
         auto_replies=keyed("auto_replies", "blind index of a phone -> times of recent automatic replies (max 3 an hour)."),
+        escalations=ModelTable(keyed("escalations", "case_id -> escalation in progress: next step and when."),
+                               Escalation, cache=True),
+        sms_reports=ModelTable(keyed("sms_reports", "blind index of a reporter's phone -> guided SMS report under way."),
+                               SmsDraft),
     )
     return rt.tables

@@ -5,9 +5,9 @@ subprocess on free ports, and what its phones and mailboxes received.
     sandbox = Sandbox(tmp, worker_port=stack.port)   # inbound SMS are posted to that worker's webhook
     stack.env.update(sandbox_env(sandbox))           # the worker sends SMS and email through the sandbox
     stack.start()                                    # (notify_stack(tmp) does these three steps)
-    ana = sandbox.phone("+15551230001")
-    ana.expect_sms("Reply SIGN")                     # waits for it; Twilio Message JSON
-    ana.reply("SIGN")                                # the sandbox posts a signed inbound webhook to the worker
+    ana = sandbox.phone("+15551230001")              # a sandbox.device.Device
+    ana.expect_sms("Reply SIGN").reply("SIGN")       # waits for it (Twilio Message JSON), then answers it
+    ana.expect_no_sms(within=5)                      # nothing new for 5 s
     ana.received(), sandbox.all_sms(), sandbox.mail_to("ana@example.org")
     base = sandbox.counts()                          # benchmarks and drills: exact times, from an offset
     sandbox.sms(base["sms"]), sandbox.mail(base["mail"])
@@ -27,6 +27,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from sandbox.device import Device
 from testing.stack import ROOT, Http, Stack, free_port, wait_for
 
 ACCOUNT_SID = "ACtest0000000000000000000000000000"
@@ -69,9 +70,9 @@ class Sandbox:
             raise AssertionError(f"sandbox probe {path} answered {status}: {body}")
         return body
 
-    def phone(self, number: str) -> Phone:
-        """One member's phone: what our number sent it, and texts it sends back."""
-        return Phone(self, number)
+    def phone(self, number: str) -> Device:
+        """One phone: what our number sent it (`expect_sms`, `expect_no_sms`), and texts it sends back (`reply`)."""
+        return Device(self.url, number, our_number=FROM)
 
     def all_sms(self) -> list[dict]:
         """Every SMS from our number (sends and TwiML replies), oldest first, as Twilio Message JSON."""
@@ -107,33 +108,6 @@ class Sandbox:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-class Phone:
-    """A member's phone on the sandbox: `phone.expect_sms("Reply SIGN")`, then `phone.reply("SIGN")`."""
-
-    def __init__(self, sandbox: Sandbox, number: str) -> None:
-        self.sandbox, self.number = sandbox, number
-        self._seen: set[str] = set()
-
-    def received(self) -> list[dict]:
-        """Every SMS our number sent this phone, oldest first, as Twilio Message JSON."""
-        path = f"/sandbox/messages?to={urllib.parse.quote(self.number)}"
-        return [m for m in self.sandbox.http.request("GET", path)[1] if m.get("from") == FROM]
-
-    def expect_sms(self, contains: str, timeout: float = 30.0) -> dict:
-        """Wait for an SMS to this phone containing `contains` that this view has not returned before; that SMS."""
-
-        def new_match() -> dict | None:
-            return next((m for m in self.received() if m["sid"] not in self._seen and contains in m["body"]), None)
-
-        message = wait_for(new_match, timeout, 0.05, f"an SMS containing {contains!r} to {self.number}")
-        self._seen.add(message["sid"])
-        return message
-
-    def reply(self, body: str) -> tuple[int, object]:
-        """The member texts us: the sandbox posts a signed webhook to the worker; (status, the sandbox's answer)."""
-        return self.sandbox.http.request("POST", "/sandbox/inbound", {"from": self.number, "body": body})
 
 
 def sandbox_env(sandbox: Sandbox, rate: float = 1000.0) -> dict:

@@ -149,6 +149,8 @@ class Stack:
             "SOLIDARITY_LIMITS__REPORTS_PER_MINUTE": "1000000",
             "SOLIDARITY_LIMITS__REPORT_BURST": "100000",
             "SOLIDARITY_LIMITS__LOGIN_ATTEMPTS": "100000",
+            # One page per case and on-call phone, as the tests and drills count them (see the file).
+            "SOLIDARITY_ESCALATION__POLICIES_FILE": str(ROOT / "testing" / "data" / "page_once.yaml"),
             **(extra_env or {}),
         }
         self.http = Http(f"http://127.0.0.1:{self.port}")

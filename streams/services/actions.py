@@ -11,7 +11,7 @@ from agents.regions import load_region_table
 from notifiers.segments import segments
 from schemas.actions import ActionIn, CallToAction
 from schemas.base import problems_from
-from schemas.vocab import CaseStatus, Channel, Consent
+from schemas.vocab import ActionKind, CaseStatus, Channel, Consent
 from streams.audit import record
 from streams.ids import new_id
 from streams.runtime import Runtime
@@ -70,13 +70,17 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str, *,
     if case.shredded:
         raise ServiceError(409, "the case was shredded: its data is erased and no call to action can be made",
                            field="status")
-    if case.status is not CaseStatus.verified:
-        raise ServiceError(409, f"the case is {case.status.value}; verify it with the source before any call to action",
-                       field="status")
+    follows = followed_actions(rt, case, req)
     if case.consent < Consent.network:
         raise ServiceError(409, f"consent is '{case.consent.value}': members may be told only with 'network' or "
                             "'public' consent", field="consent")
-    members = select_members(rt.views.members.values(), req.audience, load_region_table().network_region)
+    if follows:
+        # A follow-up's recipients are those the ledger says the earlier actions reached (fixed at fan-out);
+        # their planned members give the languages to write it in.
+        planned = {m for a in follows for m in planned_member_ids(rt, a.action_id)}
+        members = [m for m in map(rt.views.members.get, sorted(planned)) if m is not None]
+    else:
+        members = select_members(rt.views.members.values(), req.audience, load_region_table().network_region)
     deadline = req.deadline.strftime("%Y-%m-%d") if req.deadline else None
     wanted = {m.language for m in members} | {"en"}
     messages = prefill(case, req.kind.value, sorted(wanted - set(req.messages)), deadline) | dict(req.messages)
@@ -86,7 +90,7 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str, *,
         raise ServiceError(422, problems)
     action = CallToAction(action_id=new_id("act"), case_id=case.case_id, reference=case.reference, kind=req.kind,
                           audience=req.audience, messages=messages, channels=req.channels, deadline=req.deadline,
-                          approved_by=actor)
+                          follows=[a.action_id for a in follows], approved_by=actor)
     recipients = {ch.value: sum(1 for m in members if reachable(m, ch)) for ch in req.channels}
     await record(rt, token_id, "action.approve", action.action_id, case.case_id, kind=req.kind.value,
                  channels=[c.value for c in req.channels], **{f"recipients_{k}": n for k, n in recipients.items()})
@@ -94,6 +98,40 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str, *,
     await fut
     return {"action_id": action.action_id, "case_id": case.case_id, "recipients": recipients,
             "messages": messages, "warnings": sms_warnings(messages) if Channel.sms in req.channels else []}
+
+
+FOLLOW_UPS = (ActionKind.further_information, ActionKind.closure_notice)
+
+
+def followed_actions(rt: Runtime, case, req: ActionIn) -> list[CallToAction]:
+    """The earlier actions a follow-up goes to the recipients of (none for other kinds); 409/422 naming the field
+    when the case's status or the list does not allow it."""
+    if req.kind not in FOLLOW_UPS:
+        if req.follows:
+            raise ServiceError(422, "only further_information and closure_notice follow earlier actions",
+                               field="follows")
+        if case.status is not CaseStatus.verified:
+            raise ServiceError(409, f"the case is {case.status.value}; verify it with the source before any call "
+                               "to action", field="status")
+        return []
+    wanted = CaseStatus.closed if req.kind is ActionKind.closure_notice else CaseStatus.verified
+    if case.status not in (wanted, CaseStatus.closed):
+        raise ServiceError(409, f"the case is {case.status.value}: a {req.kind.value.replace('_', ' ')} needs a "
+                           f"{wanted.value} case", field="status")
+    earlier = {a.action_id: a for a in rt.views.actions.for_case(case.case_id)}
+    ids = list(req.follows) or (list(earlier) if req.kind is ActionKind.closure_notice else [])
+    if not ids:
+        raise ServiceError(422, "name the earlier action(s) of this case whose recipients should receive it",
+                           field="follows")
+    for i, action_id in enumerate(ids):
+        if action_id not in earlier:
+            raise ServiceError(422, "not an action of this case", field=f"follows.{i}")
+    return [earlier[a] for a in dict.fromkeys(ids)]
+
+
+def planned_member_ids(rt: Runtime, action_id: str) -> set[str]:
+    """Member ids in an action's plan (or in the recipients its ledger partitions reported, for a follow-up)."""
+    return {m for key, part in rt.views.plans.items() if key.startswith(f"{action_id}:") for m in part}
 
 
 def signatories_csv(rt: Runtime, action_id: str) -> str:

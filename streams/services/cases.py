@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationError
 
+from agents import paging
 from agents.casefile import TransitionRefused, apply_event, check_transition
 from schemas.base import Message, problems_from
 from schemas.cases import SHRED_REASON_MAX, Case, CaseEvent, CaseEventKind
@@ -53,7 +54,14 @@ class ShredIn(Message):
         "Why, kept on the tombstone in the clear: never personal data (e.g. 'erasure request of the defender')."))
 
 
+class AckIn(Message):
+    """Body of POST /cases/{id}/ack: acknowledge the case's page (the escalation stops)."""
+
+    note: str | None = Field(None, max_length=2000, description="Anything the others should know.")
+
+
 TRANSITIONS: dict[str, tuple[type[Message], CaseEventKind]] = {
+    "ack": (AckIn, CaseEventKind.acknowledged),
     "verify": (VerifyIn, CaseEventKind.verified),
     "escalate": (EscalateIn, CaseEventKind.escalated),
     "consent": (ConsentIn, CaseEventKind.consent_changed),
@@ -125,7 +133,8 @@ def list_cases(rt: Runtime, filters: dict[str, str]) -> list[dict]:
     return rows
 
 
-async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor: str, *, token_id: str) -> dict:
+async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor: str, *, token_id: str,
+                      via: str = "api") -> dict:
     """Validate a lifecycle request, audit it (as `token_id`), publish its event, and return the case as it will be."""
     if verb not in TRANSITIONS:
         raise ServiceError(404, f"unknown action; use one of {', '.join(TRANSITIONS)}", field="path")
@@ -138,6 +147,8 @@ async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor:
     if case is None:
         raise ServiceError(404, "no such case", field="case_id")
     data = {k: v for k, v in req.model_dump(mode="json").items() if k in ("urgency", "consent")}
+    if kind is CaseEventKind.acknowledged:
+        data = {"via": via}
     reason = getattr(req, "reason", None) or getattr(req, "note", None) or getattr(req, "outcome", None)
     try:
         check_transition(case, kind, data)
@@ -150,7 +161,11 @@ async def change_case(rt: Runtime, case_id: str, verb: str, body: object, actor:
                  **changed_states(case, after))
     fut = await rt.topics.cases_events.send(key=case.case_id.encode(), value=event)
     await fut
-    return {"event_id": event.event_id, "case": case_view(after)}
+    out = {"event_id": event.event_id, "case": case_view(after)}
+    if kind is CaseEventKind.acknowledged:
+        # The acknowledger learns who else was paged (everyone paged is told who acknowledged, by SMS).
+        out["paged"] = [{"member_id": m, "name": paging.display(rt.views.members.get(m))} for m in paging.paged_members(case)]
+    return out
 
 
 def changed_states(before: Case, after: Case) -> dict[str, str]:

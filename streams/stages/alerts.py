@@ -60,6 +60,12 @@ class Alerts:
         gap = timedelta(minutes=rt.settings.delivery.update_every_minutes)
         oncall = rt.views.members.oncall()
         if needs_alert(before, after):
+            escalator = rt.hooks.escalator
+            if escalator is not None and escalator.policy_for(after) is not None:
+                # The escalator's own case hook pages by the case's policy (firing 0 now, later steps by timer).
+                tb.case_notices[after.case_id] = event.at.isoformat()
+                rt.hooks.alert_times[after.case_id] = event.at
+                return
             notes = alert_notifications(after, oncall, case_link(rt, after.case_id))
         elif (event.kind is CaseEventKind.report_merged and before is not None
               and (last is None or event.at - datetime.fromisoformat(last) >= gap)):
@@ -75,14 +81,19 @@ class Alerts:
         """Page the on-call straight from intake for a report that classifies high or critical."""
         rt = self.rt
         stored = StoredReport(report_id=envelope.report_id, reference=envelope.reference,
-                              received_at=envelope.received_at, source=envelope.source, report=report,
+                              received_at=envelope.received_at, source=envelope.source,
+                              submitted_by=envelope.submitted_by, report=report,
                               classification=classify(report))
         if stored.classification.urgency not in ALERT_LEVELS or self.joins_a_paged_case(report, envelope.case_id):
             return
         case = open_case(CaseEvent(event_id=f"{envelope.report_id}:opened", case_id=envelope.case_id,
                                    kind=CaseEventKind.opened, actor="system", at=envelope.received_at,
                                    report=stored))
-        notes = alert_notifications(case, rt.views.members.oncall(), case_link(rt, case.case_id))
+        escalator = rt.hooks.escalator
+        if escalator is not None and escalator.policy_for(case) is not None:
+            notes = escalator.first_page(case, utcnow())
+        else:
+            notes = alert_notifications(case, rt.views.members.oncall(), case_link(rt, case.case_id))
         # Recorded on the priority topic first (a crash from here on still pages). Then the ones whose ledger
         # partition this worker owns are sent at once: the priority agent's copy would queue behind whatever
         # backlog the consumer is working through. The others are the owning worker's to send: two workers

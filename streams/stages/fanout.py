@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from agents.audience import select_members
@@ -12,7 +13,8 @@ from schemas.deadletters import DeadLetter
 from streams import crypto
 from streams.runtime import Runtime
 from streams.stages.alerts import send_notifications
-from streams.stages.delivery.plans import notifications_for, planned_members, planned_pairs, record_plan
+from streams.stages.delivery.plans import (follow_up_slices, notifications_for, planned_members, planned_pairs,
+                                           recipients_key, record_plan, signers)
 from streams.stages.delivery.progress import publish_plan_record
 
 log = logging.getLogger("solidarity.notify")
@@ -54,8 +56,13 @@ class FanOut:
         if "plan_slices" not in stats:
             # First time: fix the audience. A replay after a crash or rebalance reuses it, so a member
             # import in between does not change who the action covers.
-            members = select_members(rt.views.members.values(), action.audience, self.region_of)
-            slices, counts = await record_plan(rt, action, members)
+            if action.follows:
+                pairs = await self.recipients(action)
+                members = {m: rt.views.members.get(m) for m in pairs}
+                slices, counts = await record_plan(rt, action, [], follow_up_slices(action, pairs, members))
+            else:
+                members = select_members(rt.views.members.values(), action.audience, self.region_of)
+                slices, counts = await record_plan(rt, action, members)
             stats.update(counts, started_at=utcnow().isoformat())
             tb.action_stats[action.action_id] = stats
             await publish_plan_record(rt, action.action_id, stats)
@@ -66,11 +73,32 @@ class FanOut:
             return
         # Built and sent a slice at a time: 100,000 members would otherwise hold 200,000 notifications
         # in memory at once before the first one leaves.
+        signed = signers(rt, action)
         for part in slices:
-            await send_notifications(rt, notifications_for(action, case, planned_members(rt, part), part))
+            await send_notifications(rt, notifications_for(action, case, planned_members(rt, part), part, signed))
         stats = {**stats, "planned_at": utcnow().isoformat()}
         tb.action_stats[action.action_id] = stats
         await publish_plan_record(rt, action.action_id, stats)
+
+    async def recipients(self, action: CallToAction, timeout: float = 60.0) -> dict[str, list[str]]:
+        """Who the earlier actions reached, as every ledger partition's owner reports it (streams/stages/followups.py):
+        {member_id: [channel, ...]}. Waits for every partition's report."""
+        rt = self.rt
+        keys = [recipients_key(action.action_id, p) for p in range(rt.settings.kafka.partitions)]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(k not in rt.views.plans for k in keys):
+            if loop.time() > deadline:
+                missing = sum(k not in rt.views.plans for k in keys)
+                raise ActionFailed(f"{missing} ledger partition(s) did not report the earlier recipients within "
+                                   f"{timeout:.0f} s")
+            await asyncio.sleep(0.2)
+            await rt.views.sync(timeout=5.0)
+        pairs: dict[str, list[str]] = {}
+        for k in keys:
+            for member_id, channels in (rt.views.plans.get(k) or {}).items():
+                pairs[member_id] = sorted({*pairs.get(member_id, []), *channels})
+        return pairs
 
     async def failed(self, action: CallToAction, exc: Exception) -> None:
         """Record why the action failed (shown on its page) and dead-letter it."""

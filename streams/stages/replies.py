@@ -7,21 +7,25 @@ replies are rows per blind index, owned with that partition.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime, timedelta
 
-from agents.keywords import Intent, intent_of
+from agents import paging
+from agents.keywords import Intent, intent_of, reference_in
 from agents.texts import render
 from schemas.base import utcnow
+from schemas.cases import CaseEvent, CaseEventKind
 from schemas.members import Member
 from schemas.notifications import Lane, Notification
 from schemas.replies import InboundReply
-from schemas.vocab import Channel
+from schemas.vocab import ActionKind, Channel
 from streams import crypto, topics
 from streams.runtime import Runtime
 from streams.services.members import publish_member
 from streams.stages.alerts import send_notifications
+from streams.stages.reporter_sms import ReporterSms
 
 log = logging.getLogger("solidarity.notify")
 # A MessageSid is remembered as long as the replies topic keeps its reply: a late Twilio retry (or a captured
@@ -34,6 +38,7 @@ class Replies:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.reporters = ReporterSms(rt)
 
     def register(self) -> None:
         self.rt.app.agent(self.rt.topics.replies_received, name="handle_replies")(self.handle_replies)
@@ -60,12 +65,17 @@ class Replies:
         """Act on one inbound SMS."""
         rt = self.rt
         member: Member | None = rt.views.members.by_phone(reply.from_phone)
+        reporter = rt.views.tokens.reporter_by_phone(reply.from_phone)
+        if reporter is not None and await self.reporters.handle(reporter, reply):
+            return
         if member is None:
             log.info("reply from a number that is not a member ignored (sid %s)", reply.message_sid)
             return
         intent, lang = intent_of(reply.body), member.language
         text, automatic = None, False
-        if intent is Intent.sign:
+        if intent in (Intent.ack, Intent.esc) and paging.secretariat(member):
+            text = await self.answer_page(member, reply, intent)
+        elif intent is Intent.sign:
             text = await self.sign(member, reply) or render("replies.nothing_to_sign", lang)
         elif intent is Intent.stop:
             if Channel.sms not in member.opted_out:
@@ -77,16 +87,58 @@ class Replies:
             text = render("replies.started", lang)
         else:
             text, automatic = render("replies.help", lang), True
+        if text is None:
+            return
         if automatic and not self.may_auto_reply(reply.from_phone, rt.settings.delivery.auto_replies_per_hour):
             return
         await send_notifications(rt, [Notification(
             idempotency_key=f"reply:{reply.message_sid}", member_id=member.member_id, channel=Channel.sms,
             to=reply.from_phone, language=lang, body=text, lane=Lane.priority)])
 
+    async def answer_page(self, member: Member, reply: InboundReply, intent: Intent) -> str | None:
+        """ACK or ESC from a secretariat member: a case event for the case named (or the latest that paged them).
+        The acknowledger's answer (who else was paged) comes from the escalator once the case has it; None here."""
+        views, lang = self.rt.views, member.language
+        reference = reference_in(reply.body)
+        case = await self.paged_case(member, reference)
+        if case is None or (reference is None and member.member_id not in paging.paged_members(case)):
+            return render("paging.nothing", lang)
+        state = paging.paging(case)
+        if state is paging.Paging.acknowledged:
+            ack = paging.acknowledgement(case)
+            by = views.members.get(ack.data.get("member_id") or "")
+            return render("paging.already", lang, reference=case.reference, name=paging.display(by) if by else ack.actor)
+        kind = CaseEventKind.acknowledged if intent is Intent.ack else CaseEventKind.escalation_requested
+        if paging.refusal(case, kind) is not None:
+            return render("paging.nothing" if intent is Intent.ack else "paging.not_escalating", lang,
+                          reference=case.reference)
+        await self.rt.topics.cases_events.send(key=case.case_id.encode(), value=CaseEvent(
+            event_id=f"{kind.value}:{reply.message_sid}", case_id=case.case_id, kind=kind,
+            actor=f"member:{member.member_id}", at=reply.received_at,
+            data={"via": "sms", "member_id": member.member_id}))
+        return None if intent is Intent.ack else render("paging.escalating", lang, reference=case.reference)
+
+    async def paged_case(self, member: Member, reference: str | None, wait: float = 5.0):
+        """The case an ACK or ESC is about: the one its reference names, else the latest that paged the member.
+        The page may have left intake before its case (or its `paged` event) reached this worker's views: wait a
+        few seconds for it rather than answer that nothing was paged."""
+        views = self.rt.views
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            await views.sync()
+            case = (views.cases.by_reference(reference) if reference
+                    else next(iter(views.cases.paging(member.member_id)), None))
+            if (case is not None and paging.paging(case) is not paging.Paging.none) or loop.time() > deadline:
+                return case
+            await asyncio.sleep(0.2)
+
     def latest_action(self, member: Member):
         """The latest call to action the member was planned into, or None."""
         views = self.rt.views
-        actions = [a for a in map(views.actions.get, views.plans.actions_of(member.member_id)) if a is not None]
+        # Follow-ups (further information, closure notices) ask for no signature: SIGN is for the call they follow.
+        actions = [a for a in map(views.actions.get, views.plans.actions_of(member.member_id))
+                   if a is not None and a.kind not in (ActionKind.further_information, ActionKind.closure_notice)]
         return max(actions, key=lambda a: a.approved_at, default=None)
 
     async def sign(self, member: Member, reply: InboundReply) -> str | None:

@@ -35,5 +35,6 @@ def test_fausts_pages_that_show_whole_tables_are_not_served(served, path):
 
 
 def test_only_the_form_its_files_the_login_page_and_health_are_public():
+    # /report/status asks for the reporter's token in the form itself, like /report.
     public = sorted(p for p, a in ROUTES.items() if a is Audience.public)
-    assert public == ["/dashboard/login", "/healthz", "/report", "/report/sent", "/static/ui/{name}"]
+    assert public == ["/dashboard/login", "/healthz", "/report", "/report/sent", "/report/status", "/static/ui/{name}"]

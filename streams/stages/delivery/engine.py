@@ -21,7 +21,7 @@ from notifiers.twilio.receipts import RECEIPTS
 from schemas.base import FieldProblem, utcnow
 from schemas.deadletters import DeadLetter
 from schemas.notifications import DeliveryState, DeliveryStatus, Lane, LedgerEntry, Notification
-from schemas.vocab import CaseStatus, Channel, Consent
+from schemas.vocab import ActionKind, CaseStatus, Channel, Consent
 from streams import crypto
 from streams.ownership import Ownership
 from streams.runtime import Runtime
@@ -83,7 +83,7 @@ class Deliverer:
         # When each action last had a notification handed to the deliverer: the plan sweeper waits for quiet.
         self.started = time.monotonic()
         self.last_progress: dict[str, float] = {}
-        self._case_verdicts: dict[str, tuple[float, str | None]] = {}
+        self._case_verdicts: dict[tuple[str, bool], tuple[float, str | None]] = {}
         self._turn = 0
         # Which ledger keys are this worker's: with several workers only the owner of a key's partition sends it.
         self.ownership = Ownership(rt, rt.tables.ledger)
@@ -196,17 +196,21 @@ class Deliverer:
         if not n.action_id or not n.case_id:
             return None
         now = time.monotonic()
-        hit = self._case_verdicts.get(n.case_id)
+        # A closure notice is for a closed case: closing does not withdraw it (dismissing, shredding or consent do).
+        action = self.rt.views.actions.get(n.action_id)
+        closure = action is not None and action.kind is ActionKind.closure_notice
+        hit = self._case_verdicts.get((n.case_id, closure))
         if hit is None or now - hit[0] > 1.0:
             case = self.rt.views.cases.get(n.case_id)
             verdict = None
             if case is not None and case.shredded:
                 verdict = "the case was shredded before this message left"
-            elif case is not None and case.status in (CaseStatus.dismissed, CaseStatus.closed):
+            elif case is not None and (case.status is CaseStatus.dismissed
+                                       or case.status is CaseStatus.closed and not closure):
                 verdict = f"the case was {case.status.value} before this message left"
             elif case is not None and case.consent < Consent.network:
                 verdict = f"consent was withdrawn (now '{case.consent.value}') before this message left"
-            hit = self._case_verdicts[n.case_id] = (now, verdict)
+            hit = self._case_verdicts[(n.case_id, closure)] = (now, verdict)
         return hit[1]
 
     async def _cancelled(self, n: Notification) -> bool:

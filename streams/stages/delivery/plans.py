@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from agents.fanout import action_key, address, fan_out_action, targets
+from agents.texts import render
 from schemas.actions import CallToAction
 from schemas.members import Member
 from schemas.notifications import DeliveryState, Notification
-from schemas.vocab import Channel
+from schemas.vocab import ActionKind, Channel
 from streams.runtime import Runtime
 from streams.stages.delivery.progress import progress
 
@@ -49,9 +50,34 @@ def plan_slices(action: CallToAction, members: list[Member]) -> tuple[list[dict[
                     "plan_slices": len(slices)}
 
 
-async def record_plan(rt: Runtime, action: CallToAction, members: list[Member]) -> tuple[list[dict], dict]:
+def follow_up_slices(action: CallToAction, pairs: dict[str, list[str]], members: dict[str, Member]
+                     ) -> tuple[list[dict[str, list[str]]], dict]:
+    """A follow-up's plan: each (member, channel) the ledger says an earlier action reached, that the follow-up's
+    channels include and the member still takes (an opt-out since is counted as such, never sent)."""
+    queued = skipped = 0
+    slices: list[dict[str, list[str]]] = [{}]
+    for member_id in sorted(pairs):
+        member = members.get(member_id)
+        if member is None:
+            continue
+        for channel, opted_out in targets(action, member):
+            if channel.value not in pairs[member_id]:
+                continue
+            if opted_out:
+                skipped += 1
+                continue
+            if len(slices[-1]) >= PLAN_SLICE:
+                slices.append({})
+            queued += 1
+            slices[-1].setdefault(member_id, []).append(channel.value)
+    return slices, {"targeted": queued + skipped, "queued": queued, "skipped_opted_out": skipped,
+                    "plan_slices": len(slices)}
+
+
+async def record_plan(rt: Runtime, action: CallToAction, members: list[Member],
+                      planned: tuple[list[dict[str, list[str]]], dict] | None = None) -> tuple[list[dict], dict]:
     """Fix the audience: publish the plan's slices (every worker reads them) and wait for the broker's ack."""
-    slices, counts = plan_slices(action, members)
+    slices, counts = planned or plan_slices(action, members)
     pending = [await rt.topics.actions_plans.send(key=slice_key(action.action_id, i).encode(),
                                                   value=json.dumps(part).encode())
                for i, part in enumerate(slices)]
@@ -71,10 +97,26 @@ def planned_members(rt: Runtime, part: dict[str, list[str]]) -> list[Member]:
     return [m for m in found if m is not None]
 
 
-def notifications_for(action: CallToAction, case, members: Iterable[Member], part: dict[str, list[str]]) -> list[Notification]:
-    """The planned notifications of these members (a channel added after the plan is not in it)."""
+def notifications_for(action: CallToAction, case, members: Iterable[Member], part: dict[str, list[str]],
+                      signed: Collection[str] = ()) -> list[Notification]:
+    """The planned notifications of these members (a channel added after the plan is not in it); a closure notice
+    thanks the organisations in `signed` first."""
     plan = fan_out_action(action, case, members)
-    return [n for n in plan.notifications if n.channel.value in part.get(n.member_id, ())]
+    notes = [n for n in plan.notifications if n.channel.value in part.get(n.member_id, ())]
+    if action.kind is ActionKind.closure_notice and signed:
+        notes = [n.model_copy(update={"body": f"{render('signed_thanks', n.language)} {n.body}"})
+                 if n.member_id in signed else n for n in notes]
+    return notes
+
+
+def signers(rt: Runtime, action: CallToAction) -> set[str]:
+    """Members who signed any of the actions a follow-up follows."""
+    return {m for a in action.follows for m in rt.views.signatures.by_action.get(a, {})}
+
+
+def recipients_key(action_id: str, partition: int) -> str:
+    """The key, on actions.plans.v1, of the recipients one ledger partition reports for a follow-up."""
+    return f"{action_id}:from{partition:03d}"
 
 
 class PlanSweeper:
@@ -118,7 +160,8 @@ class PlanSweeper:
             if not missing:
                 continue
             members = {m.member_id: m for m in planned_members(self.rt, missing)}
-            notes = notifications_for(action, case, members.values(), missing) if case is not None else []
+            notes = (notifications_for(action, case, members.values(), missing, signers(self.rt, action))
+                     if case is not None else [])
             made = {n.idempotency_key for n in notes}
             for mid, chans in missing.items():
                 for ch in chans:

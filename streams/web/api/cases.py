@@ -8,6 +8,7 @@ from faust.web import View
 from schemas.vocab import TokenRole
 from streams.audit import record
 from streams.runtime import Runtime
+from streams.services.oncall import on_call_now
 from streams.services.cases import case_filters, case_view, change_case, get_case, list_cases
 from streams.web.api.common import ApiError, authenticate, guarded, json_response, read_json
 
@@ -41,6 +42,17 @@ def register_case_views(rt: Runtime) -> None:
                 raise ApiError(404, "no such case (a report just submitted may take a moment)", field="case_id")
             await record(rt, who.token_id, "case.read", case.case_id, case.case_id, via="api")
             return json_response(case_view(case))
+
+    @app.page("/api/v1/oncall")
+    class OnCall(View):
+        """Who is on call now."""
+
+        @guarded
+        async def get(self, request: web.Request) -> web.Response:
+            """Each schedule's on-call members, until when, and the escalation policies."""
+            await authenticate(rt, request, TokenRole.secretariat)
+            await rt.views.sync()
+            return json_response(on_call_now(rt))
 
     @app.page("/api/v1/cases/{case_id}/{verb}")
     class CaseAction(View):

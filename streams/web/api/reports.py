@@ -9,6 +9,7 @@ from schemas.base import FieldProblem
 from schemas.vocab import TokenRole
 from streams.runtime import Runtime
 from streams.services.reports import BrokerTimeout, dead_letter, report_wait, submit_report
+from streams.stages.reporter_sms import report_status, reporters_case
 from streams.web.api.common import ApiError, authenticate, error_response, guarded, json_response, parse_json, read_body
 
 
@@ -21,6 +22,20 @@ def too_many_reports(wait: int) -> web.Response:
 
 def register_report_views(rt: Runtime) -> None:
     """Add the report intake endpoint."""
+
+    @rt.app.page("/api/v1/reports/{reference}/status")
+    class ReportStatus(View):
+        """What a reporter may learn of one of their reports."""
+
+        @guarded
+        async def get(self, request: web.Request, reference: str) -> web.Response:
+            """received, verified, action (under way) or closed; 404 for a reference this token did not send."""
+            who = await authenticate(rt, request, TokenRole.reporter)
+            await rt.views.sync()
+            case = reporters_case(rt, who, reference.upper())
+            if case is None:
+                raise ApiError(404, "no report with this reference was sent with this token", field="reference")
+            return json_response({"reference": reference.upper(), "status": report_status(rt, case)})
 
     @rt.app.page("/api/v1/reports")
     class Reports(View):

@@ -72,11 +72,14 @@ def _case_or_404(rt: Runtime, case_id: str):
 def render_form(rt: Runtime, case, session, form=None, errors=None, status: int = 200) -> web.Response:
     """The call-to-action form, prefilled from the templates."""
     kind = (form.get("kind") if form else None) or "sign_on_letter"
+    chosen = set(form.getall("follows", [])) if form is not None and hasattr(form, "getall") else set()
     prefills = {k: prefill(case, k, i18n.LANGUAGES) for k in KINDS}
     texts = {lang: (form.get(f"messages.{lang}") if form else None) or prefills[kind][lang] for lang in i18n.LANGUAGES}
     audience, channels = audience_from(form) if form else ({"regions": [], "countries": [], "languages": [],
                                                            "working_groups": []}, ["sms", "email"])
+    earlier = rt.views.actions.for_case(case.case_id)
     return page("action_new.html.j2", status=status, case=case, session=session, kinds=KINDS, kind=kind,
+                earlier=earlier, follows=chosen,
                 texts=texts, prefills=prefills, regions=[r.value for r in Region], audience=audience,
                 channels=channels or ["sms", "email"], errors=errors or {}, deadline=form.get("deadline") if form else "",
                 reach=reach(rt, case, audience, channels or ["sms", "email"], texts),
@@ -96,7 +99,8 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             session = await guard.require(request)
             await rt.views.sync()
             case = _case_or_404(rt, case_id)
-            response = render_form(rt, case, session)
+            # ?kind=closure_notice&follows=<action id>: the case page's follow-up links.
+            response = render_form(rt, case, session, request.query if request.query.get("kind") in KINDS else None)
             # The form's prefilled texts are drawn from the case (a name, where consent is public): a read.
             await record(rt, session.token_id, "case.read", case.case_id, case.case_id, via="action_form")
             return response
@@ -111,6 +115,8 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             body: dict = {"kind": form.get("kind") or "", "audience": audience, "channels": channels,
                           "messages": {lang: form.get(f"messages.{lang}").strip() for lang in i18n.LANGUAGES
                                        if (form.get(f"messages.{lang}") or "").strip()}}
+            if form.getall("follows", []):
+                body["follows"] = [f for f in form.getall("follows") if f]
             if (form.get("deadline") or "").strip():
                 body["deadline"] = form.get("deadline").strip() + "T23:59:59+00:00"
             try:

@@ -7,18 +7,21 @@ import asyncio
 from aiohttp import web
 from faust.web import View
 
+from agents import paging
+from schemas.cases import CaseEventKind
 from schemas.vocab import CaseStatus, Consent, Region, Urgency
 from streams.audit import record
 from streams.runtime import Runtime
 from streams.services.cases import TRANSITIONS, change_case, find_case, list_cases
 from streams.services.errors import ServiceError
+from streams.services.oncall import on_call_now
 from streams.web.ui.auth import Guard
 from streams.web.ui.live import Broadcaster
 from streams.web.ui.render import Refused, html_guarded, page, redirect
 
 FILTERS = {"status": [s.value for s in CaseStatus], "urgency": [u.value for u in Urgency],
            "region": [r.value for r in Region], "country": None}
-FIELDS = {"verify": ("note",), "escalate": ("urgency", "reason"), "consent": ("consent", "note"),
+FIELDS = {"ack": ("note",), "verify": ("note",), "escalate": ("urgency", "reason"), "consent": ("consent", "note"),
           "close": ("outcome",), "dismiss": ("reason",), "shred": ("reason",)}
 
 
@@ -44,9 +47,24 @@ def render_case(rt: Runtime, request: web.Request, session, case_id: str, error:
     if case is None:
         raise Refused(404, "No such case (a report just submitted may take a moment).")
     can_act = not case.shredded and case.status is CaseStatus.verified and case.consent >= Consent.network
-    return page("case.html.j2", status=status, case=case, session=session, error=error,
+    return page("case.html.j2", status=status, case=case, session=session, error=error, paging=paging_view(rt, case),
                 done=request.query.get("done"), actions=case_actions(rt, case.case_id), can_act=can_act,
                 urgencies=FILTERS["urgency"], consents=[c.value for c in Consent], page_name="case")
+
+
+def paging_view(rt: Runtime, case) -> dict:
+    """Where the case's paging stands, for the case page: state, each page with the names paged, who acknowledged."""
+    members = rt.views.members
+    pages = [{"at": e.at, "step": e.data.get("step"), "round": e.data.get("round"),
+              "names": [paging.display(members.get(m)) for m in e.data.get("members", [])]} for e in paging.current_pages(case)]
+    ack = paging.acknowledgement(case)
+    by = None
+    if ack is not None:
+        who = members.get(ack.data.get("member_id") or "")
+        by = {"name": paging.display(who) if who else ack.actor, "at": ack.at, "via": ack.data.get("via")}
+    return {"state": paging.paging(case).value, "pages": pages, "ack": by,
+            "can_ack": paging.refusal(case, CaseEventKind.acknowledged) is None and not case.shredded
+            and case.status in (CaseStatus.new, CaseStatus.verified)}
 
 
 def confirmed(rt: Runtime, case_id: str, typed: str | None) -> bool:
@@ -80,6 +98,7 @@ def register_dashboard(rt: Runtime, guard: Guard, broadcaster: Broadcaster) -> N
             filters = queue_filters(request.query)
             await rt.views.sync()
             return page("dashboard.html.j2", session=session, cases=list_cases(rt, filters), filters=filters,
+                        oncall=on_call_now(rt),
                         choices=FILTERS, since=broadcaster.seq, page_name="queue")
 
     @rt.app.page("/dashboard/cases/{case_id}")
@@ -111,7 +130,8 @@ def register_dashboard(rt: Runtime, guard: Guard, broadcaster: Broadcaster) -> N
                 return render_case(rt, request, session, case_id, status=422,
                                    error="confirm: type the case's reference to shred it (it cannot be undone)")
             try:
-                result = await change_case(rt, case_id, verb, body, session.name, token_id=session.token_id)
+                result = await change_case(rt, case_id, verb, body, session.name, token_id=session.token_id,
+                                           via="dashboard")
             except ServiceError as exc:
                 message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
                 return render_case(rt, request, session, case_id, error=message, status=exc.status)

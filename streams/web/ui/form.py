@@ -17,6 +17,7 @@ from streams.runtime import Runtime
 from streams.services.errors import ServiceError
 from streams.services.reports import dead_letter, report_wait, submit_report
 from streams.web.api.common import find_token
+from streams.stages.reporter_sms import report_status, reporters_case
 from streams.web.ui import i18n, reportform
 from streams.web.ui.render import html_guarded, page, redirect
 from streams.web.ui.session import (FORM_CSRF_COOKIE, REPORTER_COOKIE, form_csrf, form_csrf_ok, set_cookie)
@@ -67,6 +68,17 @@ def render_form(request: web.Request, lang: str, form=None, errors=None, status:
     return response
 
 
+async def posted(request: web.Request) -> tuple:
+    """A reporter page's posted form, its language, and the 403 page if its CSRF token is wrong (else None)."""
+    form = await request.post()
+    lang = i18n.pick_language(form.get("lang"), request.cookies.get(i18n.COOKIE),
+                              request.headers.get("Accept-Language", ""))
+    if not form_csrf_ok(request, form):
+        return form, lang, page("error.html.j2", status=403, lang=lang, status_code=403,
+                                message=i18n.translate(lang, "err.csrf"))
+    return form, lang, None
+
+
 def rate_limited(lang: str, seconds: int) -> str:
     """The form's message for a token over its report limit, in the reporter's language."""
     return i18n.translate(lang, "err.rate_limited", seconds=seconds)
@@ -87,11 +99,9 @@ def register_form_views(rt: Runtime) -> None:
         @html_guarded
         async def post(self, request: web.Request) -> web.Response:
             """Validate and submit; errors beside their fields, or a redirect to the reference."""
-            form = await request.post()
-            lang = i18n.pick_language(form.get("lang"), request.cookies.get(i18n.COOKIE),
-                                      request.headers.get("Accept-Language", ""))
-            if not form_csrf_ok(request, form):
-                return page("error.html.j2", status=403, lang=lang, status_code=403, message=i18n.translate(lang, "err.csrf"))
+            form, lang, refused = await posted(request)
+            if refused is not None:
+                return refused
             if form.get("forget"):
                 # "Forget this device": a phone that may fall into other hands must not keep the token.
                 response = redirect(f"/report?lang={lang}")
@@ -127,6 +137,32 @@ def register_form_views(rt: Runtime) -> None:
                 set_cookie(response, request, REPORTER_COOKIE, typed, max_age=YEAR, samesite="Lax")
             return response
 
+    @rt.app.page("/report/status")
+    class ReportStatus(View):
+        """A reporter asks what became of a report (received, verified, action under way, closed) with their token."""
+
+        @html_guarded
+        async def get(self, request: web.Request) -> web.Response:
+            """The form, with the reference filled in from the link on the receipt page."""
+            return render_status(request, language(request), clean_reference(request.query.get("ref")))
+
+        @html_guarded
+        async def post(self, request: web.Request) -> web.Response:
+            """The status of one of this token's reports, and nothing about anyone else's."""
+            form, lang, refused = await posted(request)
+            if refused is not None:
+                return refused
+            typed = (form.get("token") or "").strip()
+            who = await reporter(rt, typed or request.cookies.get(REPORTER_COOKIE))
+            reference = clean_reference(form.get("reference"))
+            if who is None:
+                return render_status(request, lang, reference, status=401,
+                                     token_error=i18n.translate(lang, "err.token" if typed else "err.token.missing"))
+            await rt.views.sync()
+            case = reporters_case(rt, who, reference) if reference else None
+            return render_status(request, lang, reference or (form.get("reference") or "")[:20],
+                                 report_status(rt, case) if case else "unknown")
+
     @rt.app.page("/report/sent")
     class ReportSent(View):
         """What the reporter sees after submitting."""
@@ -138,6 +174,24 @@ def register_form_views(rt: Runtime) -> None:
             if not ref.startswith("SOL-") or len(ref) > 20 or not ref[4:].isalnum():
                 return redirect("/report")
             return page("report_sent.html.j2", lang=language(request), reference=ref)
+
+
+def render_status(request: web.Request, lang: str, reference: str | None = None, state: str | None = None,
+                  token_error: str | None = None, status: int = 200) -> web.Response:
+    """The status page: a reference (and the token, unless this device remembers it) and what may be known."""
+    csrf, new_cookie = form_csrf(request)
+    has_token = bool(request.cookies.get(REPORTER_COOKIE)) and not token_error
+    response = page("report_status.html.j2", status=status, lang=lang, csrf=csrf, reference=reference, state=state,
+                    has_token=has_token, token_error=token_error)
+    if new_cookie:
+        set_cookie(response, request, FORM_CSRF_COOKIE, csrf, max_age=None, samesite="Lax")
+    return response
+
+
+def clean_reference(value: str | None) -> str | None:
+    """A report reference as typed (SOL-7K3Q9X, any case), or None."""
+    ref = (value or "").strip().upper()
+    return ref if ref.startswith("SOL-") and len(ref) <= 20 and ref[4:].isalnum() else None
 
 
 def reportform_dump(body: dict) -> str:
