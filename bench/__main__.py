@@ -1,4 +1,4 @@
-"""`python -m bench [pipeline|fanout|latency|memory|scaling|drills|failover|all] [options]`: benchmarks and fault drills."""
+"""`python -m bench [pipeline|fanout|latency|escalation|memory|scaling|drills|failover|all] [options]`: benchmarks and fault drills."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("what", nargs="*", default=["pipeline", "fanout", "latency", "memory"],
-                   choices=["pipeline", "fanout", "latency", "memory", "scaling", "drills", "failover", "all"])
+                   choices=["pipeline", "fanout", "latency", "escalation", "memory", "scaling", "drills", "failover",
+                            "all"])
     p.add_argument("--runs", type=int, default=3, help="repetitions per benchmark (medians are reported)")
     p.add_argument("--reports", type=int, default=50_000, help="pipeline: reports pre-loaded on the intake topic")
     p.add_argument("--members", type=int, default=10_000, help="fan-out: members of the call to action")
     p.add_argument("--throttled-members", type=int, default=2_000, help="fan-out: members for the 100 seg/s run")
     p.add_argument("--alerts", type=int, default=200, help="latency: critical reports per load level")
     p.add_argument("--load", type=float, default=500.0, help="latency: background reports/s")
+    p.add_argument("--escalation-cases", type=int, default=20, help="escalation: critical reports per load level")
+    p.add_argument("--escalation-members", type=int, default=10_000, help="escalation: members of the fan-out load")
     p.add_argument("--memory-members", type=int, default=100_000, help="memory: members loaded and fanned out to")
     p.add_argument("--profile", type=int, default=20, help="seconds of py-spy sampling in the last run (0: none)")
     p.add_argument("--kills", type=int, default=10, help="drills: SIGKILLs during the fan-out")
@@ -38,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         import os
         # Read by the workers the benchmarks start (they inherit the environment) and by this process's sealer.
         os.environ["SOLIDARITY_CRYPTO__ENABLED"] = "false"
-    what = ["pipeline", "fanout", "latency", "memory", "scaling", "drills"] if "all" in args.what else args.what
+    what = (["pipeline", "fanout", "latency", "escalation", "memory", "scaling", "drills"] if "all" in args.what
+            else args.what)
     for name in what:
         if name == "pipeline":
             from bench.pipeline import main as run
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "latency":
             from bench.latency import main as run
             run(alerts=args.alerts, load=args.load, runs=args.runs)
+        elif name == "escalation":
+            from bench.escalation import main as run
+            run(cases=args.escalation_cases, members=args.escalation_members, runs=args.runs)
         elif name == "memory":
             from bench.memory import main as run
             run(members=args.memory_members)

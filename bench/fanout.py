@@ -22,12 +22,13 @@ from testing.stack import wait_for
 LIMIT = 100.0
 
 
-def load_world(tmp: Path, members: int, rate: float, extra_env: dict | None = None):
-    """A worker + sandbox with `members` generated members imported; (stack, sandbox, tokens, rows)."""
+def load_world(tmp: Path, members: int, rate: float, extra_env: dict | None = None, oncall: int = 0):
+    """A worker + sandbox with `members` generated members (and `oncall` on-call contacts) imported;
+    (stack, sandbox, tokens, rows)."""
     stack, sandbox = world(tmp, rate=rate, extra_env=extra_env)
     try:
         tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
-        rows = member_rows(members)
+        rows = member_rows(members, oncall=oncall)
         csv_path = write_csv(rows, tmp / "members.csv")
         want = tail_count(rows)
         t0 = time.monotonic()

@@ -7,6 +7,10 @@ export SOLIDARITY_DATA_DIR="${SOLIDARITY_DATA_DIR:-$PWD/.local/dev}"
 PORT="${SOLIDARITY_WEB__PORT:-6066}"
 URL="http://127.0.0.1:${PORT}"
 SANDBOX="${SOLIDARITY_TWILIO__BASE_URL:-http://127.0.0.1:8025}"
+# The demo's on-call rotation and a 2-minute escalation (deploy/demo/): watch a page nobody acknowledges escalate.
+export SOLIDARITY_ESCALATION__SCHEDULES_FILE="${SOLIDARITY_ESCALATION__SCHEDULES_FILE:-$PWD/deploy/demo/oncall.yaml}"
+export SOLIDARITY_ESCALATION__POLICIES_FILE="${SOLIDARITY_ESCALATION__POLICIES_FILE:-$PWD/deploy/demo/escalation.yaml}"
+REPORTER_PHONE="+50499990001"
 pids=()
 started_kafka=0
 
@@ -37,7 +41,7 @@ pids+=($!)
 for _ in $(seq 120); do curl -fs "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fs "$URL/healthz" >/dev/null || { echo "worker did not start; see .local/logs/worker.log"; tail -20 .local/logs/worker.log; exit 1; }
 
-REPORTER=$($BIN/solidarity tokens create --role reporter --name demo-reporter)
+REPORTER=$($BIN/solidarity tokens create --role reporter --name demo-reporter --phone "$REPORTER_PHONE" --language es 2>/dev/null)
 SECRETARIAT=$($BIN/solidarity tokens create --role secretariat --name demo-secretariat)
 METRICS=$($BIN/solidarity tokens create --role metrics --name prometheus)
 for _ in $(seq 60); do
@@ -63,7 +67,14 @@ cat <<TXT
   metrics token:     $METRICS   (curl -H "Authorization: Bearer $METRICS" $URL/metrics)
 
   curl -H "Authorization: Bearer $SECRETARIAT" $URL/api/v1/cases
+  curl -H "Authorization: Bearer $SECRETARIAT" $URL/api/v1/oncall     (who is on call now)
   $URL/healthz
+
+  Paging: the critical demo report paged the primary on call (see the dashboard's "On call now"). Nobody
+  answers, so the secondary is paged 2 minutes later. On the sandbox page, reply "ACK <reference>" from the
+  primary's phone to stop it; the case history shows every page and the acknowledgement.
+  SMS reports: text "ALERTA desaparicion PE Lima: ..." from $REPORTER_PHONE on the sandbox page (a registered
+  reporter phone); the service asks for consent, then answers with the reference. "ESTADO <reference>" for news.
 
   Ctrl-C stops everything.
 TXT

@@ -168,6 +168,7 @@ class TokenView(ModelView):
 
 CLOSED = (CaseStatus.closed, CaseStatus.dismissed)
 SECRETARIAT_ROLES = (Role.secretariat, Role.secretariat_oncall)
+REPLICA_FETCH_WAIT_MS = 50
 
 
 class CaseView(View):
@@ -208,9 +209,15 @@ class CaseView(View):
         return self.find(self.references.get(reference.upper(), ""))
 
     def paging(self, member_id: str) -> list[Case]:
-        """Open cases whose latest escalation paged this member, the most recently changed first."""
+        """Open cases whose latest escalation paged this member: those still escalating first, then by their
+        latest page, newest first (what an ACK or ESC without a reference is about)."""
         found = [self.data[c] for c, members in self.pages.items() if member_id in members and c in self.data]
-        return sorted(found, key=lambda c: c.updated_at, reverse=True)
+
+        def order(case: Case) -> tuple:
+            pages = paging.current_pages(case)
+            return (paging.paging(case) is paging.Paging.active, pages[-1].at if pages else case.opened_at)
+
+        return sorted(found, key=order, reverse=True)
 
     def find(self, case_id: str) -> Case | None:
         """The case by id, following the alias left when a report was merged into another case."""
@@ -310,8 +317,11 @@ class Replica:
     async def run(self) -> None:
         """Read for ever (until cancelled at shutdown)."""
         servers = [hp.strip() for hp in self.settings.kafka.bootstrap_servers.split(",")]
+        # A short long-poll: a read-your-writes sync (every API read of a case) waits for the fetch in flight, and
+        # at Kafka's default of 500 ms each such read took half a second; 20 fetches a second when idle cost little.
         self.consumer = consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=None,
                                                     enable_auto_commit=False, auto_offset_reset="earliest",
+                                                    fetch_max_wait_ms=REPLICA_FETCH_WAIT_MS,
                                                     client_id=f"{self.settings.app_id}-replica")
         await consumer.start()
         try:

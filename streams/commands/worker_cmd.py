@@ -25,6 +25,15 @@ def run(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"error: refusing to start: {line}")
         return 2
+    from agents.escalation import EscalationConfigError, load_policies
+    from agents.oncall import OnCallConfigError, load_schedules
+
+    try:
+        # Checked before anything starts: a worker that cannot page must not look healthy.
+        load_policies(settings.escalation.policies_file, load_schedules(settings.escalation.schedules_file))
+    except (EscalationConfigError, OnCallConfigError) as exc:
+        print(f"error: refusing to start: {exc}")
+        return 2
     try:
         ensure_topics(settings)
     except KafkaUnavailable as exc:

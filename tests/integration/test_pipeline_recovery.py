@@ -17,7 +17,9 @@ def test_restarted_worker_recovers_cases_aliases_and_tokens(stack, reporter_toke
     path = f"/api/v1/cases/{first['case_id']}/escalate"
     assert stack.http.request("POST", path, {"urgency": "critical", "reason": "held incommunicado"},
                               token=secretariat_token)[0] == 202
-    before = wait_case(stack, secretariat_token, first["case_id"], lambda c: c["urgency"] == "critical")
+    # Once the page of the critical escalation is in the history too (the escalator writes it after the event).
+    before = wait_case(stack, secretariat_token, first["case_id"], lambda c: c["urgency"] == "critical" and any(
+        e["kind"] == "paged" and e["event_id"].endswith(":critical:0") for e in c["history"]))
 
     for wipe in (False, True):
         stack.restart(wipe_data=wipe)

@@ -385,6 +385,40 @@ def report_sent(w, request):
         assert page.status_code == 200 and ref in page.text, i
 
 
+@check("/api/v1/reports/{reference}/status")
+def report_status_api(w, request):
+    case = request.getfixturevalue("case")
+    for i in (0, 1):  # submitted on worker 0; either worker answers its reporter, and only its reporter
+        status, body = w.workers.http(i).request("GET", f"/api/v1/reports/{case['reference']}/status",
+                                                 token=w.tokens["reporter"])
+        assert status == 200 and body["status"] in ("received", "verified", "action"), (i, status, body)
+
+
+@check("/report/status")
+def report_status_page(w, request):
+    ref = request.getfixturevalue("case")["reference"]
+    browser = Browser(w.workers)
+    try:
+        page = browser.get(0, f"/report/status?ref={ref}")
+        assert page.status_code == 200 and ref in page.text
+        # The form came from worker 0; the post reaches worker 1.
+        answer = browser.http.post(w.workers.url(1) + "/report/status", data={
+            "reference": ref, "token": w.tokens["reporter"], "csrf": CSRF.search(page.text).group(1)})
+        assert answer.status_code == 200 and 'id="report-status"' in answer.text, answer.text[:500]
+        assert 'data-state="unknown"' not in answer.text
+    finally:
+        browser.http.close()
+
+
+@check("/api/v1/oncall")
+def oncall_now(w, request):
+    seen = [w.api(i, "GET", "/api/v1/oncall") for i in (0, 1)]
+    assert [s for s, _ in seen] == [200, 200]
+    on_call = [{s["id"]: [m["member_id"] for m in s["on_call"]] for s in body["schedules"]} for _, body in seen]
+    oncall = sorted(m["member_id"] for m in ROWS if "secretariat_oncall" in m["roles"])
+    assert on_call[0] == on_call[1] and on_call[0]["primary"] == oncall, on_call
+
+
 @check("/static/ui/{name}")
 def static(w, request):
     page = httpx.get(w.workers.url(0) + "/report", timeout=30).text
