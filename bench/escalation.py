@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 from bench.common import console, ensure_broker, median, percentile, save, show
@@ -83,8 +84,6 @@ def measure(stack, sandbox, tokens, phones: set[str], cases: int) -> dict:
 
 
 def _epoch(iso: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso).timestamp()
 
 
@@ -108,7 +107,7 @@ def main(cases: int = 20, members: int = 10_000, runs: int = 3) -> dict:
                 results["fan_out"].append(loaded)
                 console.print(f"run {i + 1}: idle p99 {idle['p99_ms']:.0f} ms, during fan-out p99 "
                               f"{loaded['p99_ms']:.0f} ms (missing {loaded['missing']}, extra {loaded['extra']})")
-                wait_for(lambda: sandbox.counts()["sms"] and _quiet(sandbox), 600, 2.0, "the fan-out to finish")
+                wait_for(quiet(sandbox), 600, 2.0, "the fan-out to finish")
         finally:
             stack.stop()
             sandbox.stop()
@@ -130,11 +129,14 @@ def main(cases: int = 20, members: int = 10_000, runs: int = 3) -> dict:
     return summary
 
 
-_last: dict = {}
+def quiet(sandbox):
+    """A predicate that is true once the sandbox's SMS count has not moved since the last poll (the fan-out is over)."""
+    last: list[int] = []
 
+    def check() -> bool:
+        n = sandbox.counts()["sms"]
+        still = bool(last) and last[-1] == n
+        last.append(n)
+        return still
 
-def _quiet(sandbox) -> bool:
-    """True once the sandbox's SMS count has not moved for one poll (the fan-out has finished)."""
-    n = sandbox.counts()["sms"]
-    quiet, _last["n"] = _last.get("n") == n, n
-    return quiet
+    return check

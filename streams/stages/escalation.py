@@ -31,7 +31,6 @@ from agents.texts import render
 from schemas.base import utcnow
 from schemas.cases import Case, CaseEvent, CaseEventKind
 from schemas.escalation import Escalation, EscalationStatus
-from schemas.members import Member
 from schemas.notifications import Lane, Notification
 from schemas.vocab import Channel
 from streams.ownership import Ownership, flowing
