@@ -135,7 +135,7 @@ def tombstone(case: Case, event: CaseEvent) -> Case:
     """The case after crypto-shredding: what it was (reference, dates, urgency, place, consent, mechanisms, counts,
     the kinds, actors and dates of its history), with nothing a person wrote or reported: no reports, no urgency
     reasons, no outcome, no free-text reason in its history."""
-    history = [h.model_copy(update={"reason": None, "report": None}) for h in [*case.history, event]]
+    history = [h.model_copy(update={"reason": None, "report": None, "details": {}}) for h in [*case.history, event]]
     return case.model_copy(update={
         "reports": [], "reasons": [], "outcome": None, "history": history, "updated_at": event.at,
         "shredded_at": event.at, "shred_reason": (event.reason or "")[:SHRED_REASON_MAX] or None,

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from agents.keywords import sign_word
+from agents.keywords import done_word, sign_word
 from agents.texts import ACTION_PLACEHOLDERS, allowed_list, country_name, has, problems_in, render, render_text
 from schemas.actions import CallToAction
 from schemas.base import FieldProblem
@@ -66,7 +66,7 @@ def template_values(case: Case, language: str, deadline: str | None = None) -> d
     return {
         "reference": case.reference, "country": country_name(case.country, language),
         "incident": render(f"incidents.{case.incident_type.value}", language), "urgency": case.urgency.value.upper(),
-        "deadline": deadline, "sign_word": sign_word(language),
+        "deadline": deadline, "sign_word": sign_word(language), "done_word": done_word(language),
     }
 
 
@@ -74,6 +74,13 @@ def prefill(case: Case, kind: str, languages: Iterable[str], deadline: str | Non
     """Catalogue texts per language for a call to action (the variant naming the deadline, if there is one)."""
     path = f"actions_by_deadline.{kind}" if deadline and has(f"actions_by_deadline.{kind}") else f"actions.{kind}"
     return {lang: render(path, lang, **template_values(case, lang, deadline)) for lang in languages}
+
+
+def letter_prefill(case: Case, kind: str, languages: Iterable[str]) -> dict[str, str]:
+    """The catalogue's draft letter per language for a sign-on letter or petition (empty for other kinds)."""
+    if not has(f"letters.{kind}"):
+        return {}
+    return {lang: render(f"letters.{kind}", lang, **template_values(case, lang)) for lang in languages}
 
 
 def action_texts(case: Case, messages: dict[str, str], language: str, deadline: str | None) -> tuple[str, str]:

@@ -1,18 +1,24 @@
 """Which protection mechanisms a case can be referred to, from the data file agents/data/mechanisms.yaml.
 
-Conditions are data (see the file's header); `holds` evaluates one against the facts of a report.
+Conditions are data (see the file's header); `holds` evaluates one against the facts of a report. Each entry also
+has a `kind` (the layout of its referral packet, agents/referrals.py), an optional `follow_up_days` and optional
+`names` per language; the loader refuses an unknown kind, a name in a language the entry does not work in, and an
+nhri-<cc> entry of another kind, naming the entry and the field.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints, ValidationError, model_validator,
+)
 
 from agents.regions import RegionTable, load_region_table
 from schemas.fields import CountryCode, LanguageCode
@@ -27,6 +33,20 @@ MINIMUM_CONSENT = Consent.mechanisms
 
 class CatalogueError(ValueError):
     """The mechanisms file is missing, malformed or refers to unknown regions or groups."""
+
+
+class MechanismKind(StrEnum):
+    """What sort of body a mechanism is: decides the layout of a referral packet and when to follow it up."""
+
+    un_special_procedure = "un_special_procedure"
+    regional = "regional"
+    emergency_fund = "emergency_fund"
+    nhri = "nhri"
+
+
+# An entry without `kind` takes it from its id when the id says it (the file names every kind; this keeps files
+# written before `kind` existed loading); any other entry must name its kind.
+KIND_BY_ID_PREFIX = {"un-": MechanismKind.un_special_procedure, "nhri-": MechanismKind.nhri}
 
 
 class Condition(BaseModel):
@@ -65,7 +85,7 @@ class Referral(BaseModel):
 
 
 class Mechanism(BaseModel):
-    """One protection mechanism with its display name, languages, referral contact and condition."""
+    """One protection mechanism with its display name(s), languages, kind, referral contact and condition."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -74,6 +94,19 @@ class Mechanism(BaseModel):
     languages: list[LanguageCode] = Field(min_length=1)
     referral: Referral
     when: Condition
+    kind: MechanismKind
+    follow_up_days: int | None = Field(None, ge=1, le=365)
+    names: dict[LanguageCode, Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]] = (
+        Field(default_factory=dict))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_from_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "kind" not in data and isinstance(data.get("id"), str):
+            kind = next((k for prefix, k in KIND_BY_ID_PREFIX.items() if data["id"].startswith(prefix)), None)
+            if kind is not None:
+                data = {**data, "kind": kind}
+        return data
 
     @model_validator(mode="after")
     def _nhri_country(self) -> Mechanism:
@@ -81,6 +114,10 @@ class Mechanism(BaseModel):
         if self.id.startswith("nhri-") and self.when.countries != [self.id[5:].upper()]:
             raise ValueError(f"an nhri-<cc> entry must have when: {{countries: [{self.id[5:].upper()}]}}")
         return self
+
+    def display_name(self, language: str) -> str:
+        """The mechanism's name in `language` when the file gives one, else its `name`."""
+        return self.names.get(language) or self.name
 
 
 class MechanismFile(BaseModel):
@@ -199,6 +236,11 @@ def _check(data: MechanismFile, regions: RegionTable) -> Catalogue:
         if mechanism.id in seen:
             raise CatalogueError(f"{label}: field id: duplicate id {mechanism.id!r}")
         seen.add(mechanism.id)
+        if mechanism.id.startswith("nhri-") and mechanism.kind is not MechanismKind.nhri:
+            raise CatalogueError(f"{label}: field kind: an nhri-<cc> entry must be of kind nhri")
+        for lang in mechanism.names:
+            if lang not in mechanism.languages:
+                raise CatalogueError(f"{label}: field names.{lang}: {lang!r} is not one of the entry's languages")
         for path, cond in _walk(mechanism.when, "when"):
             for code in cond.m49 or ():
                 if code not in regions.area_codes:

@@ -15,11 +15,13 @@ FALLBACK = "en"
 
 # Texts are data, not code: these names are all a text can refer to, and substitution is a lookup in a dict of
 # strings, so no text can reach a Python object (a template engine would evaluate `{{ cycler.__init__ ... }}`).
-PLACEHOLDERS = frozenset({"reference", "deadline", "country", "sign_word", "incident", "urgency", "link"})
+PLACEHOLDERS = frozenset({"reference", "deadline", "country", "sign_word", "done_word", "incident", "urgency", "link"})
 # The dashboard link is for the on-call secretariat's alerts only; members' texts never carry it.
 ACTION_PLACEHOLDERS = PLACEHOLDERS - {"link"}
 # The catalogue's own texts (never a person's) may also name who acknowledged a page, who else was paged, the step.
-CATALOGUE_PLACEHOLDERS = PLACEHOLDERS | {"name", "names", "step"}
+CATALOGUE_PLACEHOLDERS = PLACEHOLDERS | {"name", "names", "step", "url", "days"}
+# A member's own signed link (signature, report form, self-service page) and how long it lasts: never the dashboard.
+MEMBER_LINK_PLACEHOLDERS = ACTION_PLACEHOLDERS | {"url", "days"}
 
 _TOKEN = re.compile(r"\{(\w*)\}|[{}]")
 

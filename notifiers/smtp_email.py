@@ -12,6 +12,8 @@ from email.header import Header
 from email.message import EmailMessage
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import aiosmtplib
@@ -29,6 +31,15 @@ _POLICY = email.policy.SMTP.clone(cte_type="7bit")
 _QUICK_POLICY = email.policy.compat32.clone(linesep="\r\n")
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to an email."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 class SmtpEmailNotifier(Notifier):
@@ -69,8 +80,10 @@ class SmtpEmailNotifier(Notifier):
             return make_msgid(domain=self._domain)
         return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{self._domain}>"
 
-    def build(self, to: str, body: str, subject: str | None, key: str | None = None) -> tuple[str, bytes]:
-        """The RFC 5322 message for `to`: (message id, bytes for DATA)."""
+    def build(self, to: str, body: str, subject: str | None, key: str | None = None,
+              attachments: Sequence[Attachment] = ()) -> tuple[str, bytes]:
+        """The RFC 5322 message for `to`: (message id, bytes for DATA), with any attachments (a referral packet or
+        a letter as a PDF) as MIME parts."""
         # A line break in a header value ends the header (or, doubled, every header): it could add a Bcc or
         # replace the body. The compat32 quick form writes values as given, so refuse or fold them here.
         if not to.isprintable():
@@ -78,7 +91,7 @@ class SmtpEmailNotifier(Notifier):
         subject = " ".join((subject or "").splitlines())
         message_id = self.message_id(key)
         date = formatdate(localtime=False, usegmt=True)
-        if self._sender.isascii() and to.isascii():
+        if self._sender.isascii() and to.isascii() and not attachments:
             quick = MIMEText(body, "plain", _UTF8_QP)
             quick["From"], quick["To"] = self._sender, to
             quick["Subject"] = Header(subject, "utf-8")
@@ -91,6 +104,10 @@ class SmtpEmailNotifier(Notifier):
         msg["Date"] = date
         msg["Message-ID"] = message_id
         msg.set_content(body, charset="utf-8")
+        for item in attachments:
+            maintype, _, subtype = item.content_type.partition("/")
+            # The file name is ours (a reference and a kind), never text a person typed.
+            msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)
         return message_id, msg.as_bytes(policy=_POLICY)
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -133,9 +150,10 @@ class SmtpEmailNotifier(Notifier):
                     raise
         raise AssertionError("unreachable")
 
-    async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None) -> SendResult:
+    async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None,
+                   attachments: Sequence[Attachment] = ()) -> SendResult:
         """Send one email; the Message-ID (from `key` when given) is the provider id."""
-        message_id, data = self.build(to, body, subject, key)
+        message_id, data = self.build(to, body, subject, key, attachments)
         async with self._lock:
             try:
                 smtp = await self._start_transaction()

@@ -14,6 +14,7 @@ from sandbox.twilio_api import TwilioGateway
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")), autoescape=True,
 )
+_TEMPLATES.filters["id"] = id
 
 
 class Admin:
@@ -27,7 +28,8 @@ class Admin:
         return [
             web.get("/sandbox/", self.page), web.get("/sandbox/messages", self.messages),
             web.delete("/sandbox/messages", self.reset), web.get("/sandbox/mail", self.mail),
-            web.delete("/sandbox/mail", self.reset_mail), web.get("/sandbox/faults", self.get_faults),
+            web.delete("/sandbox/mail", self.reset_mail),
+            web.get("/sandbox/mail/{index}/attachments/{n}", self.attachment), web.get("/sandbox/faults", self.get_faults),
             web.post("/sandbox/faults", self.set_faults), web.post("/sandbox/inbound", self.inbound),
         ]
 
@@ -46,7 +48,19 @@ class Admin:
 
     async def mail(self, request: web.Request) -> web.Response:
         """GET /sandbox/mail?to=: mails received, oldest first."""
-        return web.json_response([m.to_json() for m in self.sink.find(request.query.get("to"))])
+        to = request.query.get("to")
+        return web.json_response([m.to_json(i) for i, m in enumerate(self.sink.mails)
+                                  if to is None or to in m.rcpt_tos])
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        """GET /sandbox/mail/{index}/attachments/{n}: one attached file, as received."""
+        try:
+            found = self.sink.mails[int(request.match_info["index"])].attachments[int(request.match_info["n"])]
+        except (ValueError, IndexError):
+            return web.Response(status=404, text="no such attachment\n")
+        safe = "".join(c for c in found.filename if c.isalnum() or c in "._-") or "attachment"
+        return web.Response(body=found.data, content_type=found.content_type,
+                            headers={"Content-Disposition": f'inline; filename="{safe}"'})
 
     async def reset_mail(self, request: web.Request) -> web.Response:
         """DELETE /sandbox/mail: forget all mail."""
@@ -86,6 +100,7 @@ class Admin:
         """GET /sandbox/: each phone's conversation and each mailbox, with a reply box per phone."""
         html = _TEMPLATES.get_template("index.html.j2").render(
             phones=self.gateway.store.phones(), mailboxes=self.sink.mailboxes(),
+            index={id(m): i for i, m in enumerate(self.sink.mails)},
             faults=self.gateway.faults.faults, inbound_url=self.gateway.inbound_webhook_url,
         )
         return web.Response(text=html, content_type="text/html")

@@ -21,6 +21,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class MailAttachment:
+    """A file attached to a received mail (a referral packet, a letter)."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class MailRecord:
     """One received mail, parsed."""
 
@@ -32,12 +41,16 @@ class MailRecord:
     text: str
     message_id: str
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    attachments: tuple[MailAttachment, ...] = ()
 
-    def to_json(self) -> dict[str, object]:
-        """JSON for /sandbox/mail."""
+    def to_json(self, index: int | None = None) -> dict[str, object]:
+        """JSON for /sandbox/mail; each attachment with the address it downloads from."""
         return {"mail_from": self.mail_from, "rcpt_tos": list(self.rcpt_tos), "from": self.sender, "to": self.to,
                 "subject": self.subject, "text": self.text, "message_id": self.message_id,
-                "received_at": self.received_at.isoformat()}
+                "received_at": self.received_at.isoformat(), "index": index,
+                "attachments": [{"filename": a.filename, "content_type": a.content_type, "size": len(a.data),
+                                 "url": f"/sandbox/mail/{index}/attachments/{n}"}
+                                for n, a in enumerate(self.attachments)]}
 
 
 def parse_mail(mail_from: str, rcpt_tos: list[str], raw: bytes) -> MailRecord:
@@ -45,7 +58,10 @@ def parse_mail(mail_from: str, rcpt_tos: list[str], raw: bytes) -> MailRecord:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     part = msg.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
     text = part.get_content() if part is not None else ""
-    return MailRecord(mail_from=mail_from, rcpt_tos=tuple(rcpt_tos), sender=str(msg.get("From", "")),
+    files = tuple(MailAttachment(filename=a.get_filename() or f"attachment-{n}", content_type=a.get_content_type(),
+                                 data=a.get_payload(decode=True) or b"")
+                  for n, a in enumerate(msg.iter_attachments()))  # type: ignore[attr-defined]
+    return MailRecord(attachments=files, mail_from=mail_from, rcpt_tos=tuple(rcpt_tos), sender=str(msg.get("From", "")),
                       to=str(msg.get("To", "")), subject=str(msg.get("Subject", "")), text=text.replace("\r\n", "\n").rstrip("\n"),
                       message_id=str(msg.get("Message-ID", "")))
 

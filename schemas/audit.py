@@ -15,7 +15,8 @@ from pydantic import Field, StringConstraints
 from schemas.base import Message, utcnow
 
 # Who acted: a token id (tok_ + 24 hex), the worker itself, or the command line.
-ACTOR = r"^(tok_[0-9a-f]{24}|system|cli(:[a-z0-9._-]{1,40})?)$"
+# A member acting through their own signed link is `member:<member_id>` (an opaque id, never a name).
+ACTOR = r"^(tok_[0-9a-f]{24}|system|cli(:[a-z0-9._-]{1,40})?|member:[A-Za-z0-9_.:-]{1,64})$"
 ACTION = r"^[a-z]+(_[a-z]+)*\.[a-z]+(_[a-z]+)*$"
 GENESIS = "0" * 64  # the `prev` of the first entry
 
@@ -32,7 +33,7 @@ class AuditRequest(Message):
 
     request_id: str = Field(min_length=8, max_length=64, description="Unique id: a request is chained once.")
     at: datetime = Field(default_factory=utcnow, description="When the action was done.")
-    actor: str = Field(pattern=ACTOR, description="Token id, 'system' or 'cli': never a name.")
+    actor: str = Field(pattern=ACTOR, description="Token id, 'system', 'cli' or member:<id>: never a name.")
     action: str = Field(pattern=ACTION, max_length=40, description="What was done, e.g. case.verify.")
     subject: str = Field(min_length=1, max_length=80, description="Id of the record it was done to.")
     case_id: str | None = Field(None, max_length=80, description="The case concerned, if any.")

@@ -57,6 +57,15 @@ class CaseEventKind(StrEnum):
     acknowledged = "acknowledged"
     escalation_requested = "escalation_requested"
     escalation_ended = "escalation_ended"
+    # Referrals to protection mechanisms (streams/services/referrals.py), one referral_id each: drafted with the
+    # secretariat's inputs, sent (by email with the packet as a PDF, or downloaded for a web form), then
+    # acknowledged and answered by the mechanism, as the secretariat records it.
+    referral_drafted = "referral_drafted"
+    referral_sent = "referral_sent"
+    referral_acknowledged = "referral_acknowledged"
+    referral_answered = "referral_answered"
+    # A sign-on letter or petition delivered to its target by email, with its signatories.
+    letter_sent = "letter_sent"
 
 
 class CaseEvent(Message):
@@ -70,6 +79,8 @@ class CaseEvent(Message):
     # Personal: free text the secretariat wrote about the case (sealed with the case's key, shredded with it).
     reason: Annotated[str | None, PERSONAL] = personal(None, max_length=2000, description="Why, in the actor's words.")
     data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific details (never personal data).")
+    details: Annotated[dict[str, str], PERSONAL] = personal(default_factory=dict, description=(
+        "Kind-specific text a person wrote (a referral's alleged perpetrators, actions taken, support needed)."))
     report: StoredReport | None = Field(None, description="The report, on opened and report_merged events.")
 
 

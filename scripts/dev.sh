@@ -2,6 +2,7 @@
 # make dev: start Kafka (if needed) and the worker with demo data; Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install_system.sh --no-browser
 BIN=.venv/bin
 export SOLIDARITY_DATA_DIR="${SOLIDARITY_DATA_DIR:-$PWD/.local/dev}"
 PORT="${SOLIDARITY_WEB__PORT:-6066}"
@@ -75,6 +76,15 @@ cat <<TXT
   primary's phone to stop it; the case history shows every page and the acknowledgement.
   SMS reports: text "ALERTA desaparicion PE Lima: ..." from $REPORTER_PHONE on the sandbox page (a registered
   reporter phone); the service asks for consent, then answers with the reference. "ESTADO <reference>" for news.
+
+  Referral: open the Kenyan or Egyptian demo case (consent "mechanisms"), "Refer to a mechanism", pick the UN
+  Special Rapporteur on human rights defenders and "Send by email now": the sandbox's mailbox
+  defenders@un-sr-hrd.example.org shows the email with the packet as a PDF (open it from the sandbox page).
+  Sign-on letter: verify the Mexican case, "New call to action", kind sign-on letter, fill in the target (any
+  name and email, e.g. ministra@gobernacion.example.mx) and approve. Reply FIRMO from a member's phone on the
+  sandbox page, or open the "Sign ... with one click" link in a member's mailbox; the action page counts both,
+  downloads the letter PDF and "Send it to the target now" delivers it to the target's mailbox.
+  Dashboard languages: the switch in the top bar (English, Español, Français, العربية, Português).
 
   Ctrl-C stops everything.
 TXT

@@ -2,7 +2,7 @@
 # Start Kafka if needed (and stop it afterwards if we started it), then run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install_browser.sh
+bash scripts/install_system.sh
 started=0
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] && ! python3 deploy/kafka/broker.py status >/dev/null 2>&1; then
   python3 deploy/kafka/broker.py start >/dev/null

@@ -22,9 +22,11 @@ from streams.stages.fanout import FanOut
 from streams.stages.followups import FollowUps
 from streams.stages.intake import Intake
 from streams.stages.replies import Replies
+from streams.stages.letters import LetterDelivery
 from streams.stages.retention import Retention
 from streams.tables import declare_tables
 from streams.web.api.actions import register_action_views
+from streams.web.api.documents import register_document_views
 from streams.web.api.cases import register_case_views
 from streams.web.api.health import register_health_views, register_metrics_view
 from streams.web.api.members import register_member_views
@@ -48,7 +50,7 @@ def build(settings: Settings | None = None) -> Runtime:
     rt.app.task(replica.run)
     # Delivery first: the alert hook and intake's direct page hand notifications to its deliverer.
     for stage in (Delivery(rt), Intake(rt), CaseFile(rt), Alerts(rt), Escalator(rt), FanOut(rt), FollowUps(rt),
-                  Replies(rt), Retention(rt), AuditTrail(rt)):
+                  Replies(rt), Retention(rt), LetterDelivery(rt), AuditTrail(rt)):
         stage.register()
     metrics = register_metrics(rt)
     register_health_views(rt)
@@ -57,6 +59,7 @@ def build(settings: Settings | None = None) -> Runtime:
     register_member_views(rt)
     # Action routes first: /cases/{id}/actions must win over the generic /cases/{id}/{verb}.
     register_action_views(rt)
+    register_document_views(rt)
     register_case_views(rt)
     register_webhook_views(rt)
     guard = register_ui(rt)

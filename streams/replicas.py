@@ -30,7 +30,7 @@ from agents import paging
 from agents.audience import oncall
 from agents.duplicates import CaseSummary
 from agents.intake import dedup_key
-from schemas.actions import CallToAction
+from schemas.actions import ActionResponse, CallToAction
 from schemas.audit import TokenRecord
 from schemas.cases import Case, CaseSnapshot
 from schemas.members import Member
@@ -299,6 +299,26 @@ class SignatureView(View):
         return sorted(self.by_action.get(action_id, {}).values(), key=lambda r: r["signed_at"])
 
 
+class ResponseView(ModelView):
+    """Members' reports of actions carried out, by action_id|member_id."""
+
+    model = ActionResponse
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_action: defaultdict[str, dict[str, ActionResponse]] = defaultdict(dict)
+
+    def changed(self, key: str, before: ActionResponse | None, after: ActionResponse | None) -> None:
+        action_id, _, member_id = key.partition("|")
+        if after is None:
+            self.by_action[action_id].pop(member_id, None)
+        else:
+            self.by_action[action_id][member_id] = after
+
+    def of(self, action_id: str) -> list[ActionResponse]:
+        return sorted(self.by_action.get(action_id, {}).values(), key=lambda r: r.at)
+
+
 class SessionView(View):
     """Dashboard sessions by hash of their id."""
 
@@ -406,6 +426,8 @@ class Views:
     plans: PlanView = field(default_factory=PlanView)
     progress: ProgressView = field(default_factory=ProgressView)
     signatures: SignatureView = field(default_factory=SignatureView)
+    responses: ResponseView = field(default_factory=ResponseView)
+    links_used: View = field(default_factory=View)
     sessions: SessionView = field(default_factory=SessionView)
     replica: Replica | None = None
 
@@ -414,6 +436,7 @@ class Views:
         return {catalogue.MEMBERS: self.members, catalogue.TOKENS: self.tokens, catalogue.CASE_STATE: self.cases,
                 catalogue.ACTIONS: self.actions, catalogue.ACTION_PLANS: self.plans,
                 catalogue.ACTION_PROGRESS: self.progress, catalogue.SIGNATURES: self.signatures,
+                catalogue.ACTION_REPORTS: self.responses, catalogue.LINK_USES: self.links_used,
                 catalogue.SESSIONS: self.sessions}
 
     def attach(self, settings: Settings) -> Replica:

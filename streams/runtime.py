@@ -43,6 +43,8 @@ class Topics:
     actions_plans: faust.TopicT
     actions_progress: faust.TopicT
     actions_signatures: faust.TopicT
+    actions_reports: faust.TopicT
+    links_used: faust.TopicT
     notifications_priority: faust.TopicT
     notifications_bulk: faust.TopicT
     notifications_retry: faust.TopicT

@@ -190,6 +190,17 @@ class ReporterSmsSettings(_Frozen):
     reports_per_hour: int = Field(10, ge=1, description="Reports one registered number may send by SMS in an hour.")
 
 
+class LinkSettings(_Frozen):
+    """Signed links for members, no login: one-click signature, the report-back form, the self-service page."""
+
+    secret: SecretStr | None = Field(None, description=(
+        "Key that signs member links (several, comma-separated: the first signs, all verify, for rotation). "
+        "Default: derived from the blind-index key of the key ring, so production never signs with a default."))
+    action_days: float = Field(14, gt=0, description=(
+        "A signature or report link without an action deadline expires this long after it was sent."))
+    manage_days: float = Field(30, gt=0, description="A self-service link expires this long after it was sent.")
+
+
 class Settings(BaseSettings):
     """Everything configurable, read once from SOLIDARITY_* variables (nested with __)."""
 
@@ -213,6 +224,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     reporter_sms: ReporterSmsSettings = Field(default_factory=ReporterSmsSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
     dashboard_url: str = Field("http://127.0.0.1:6066/dashboard", description="Link put in secretariat alerts.")
     log_level: str = Field("info", description="Worker log level.")
 

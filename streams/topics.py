@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from schemas.actions import CallToAction
+from schemas.actions import ActionResponse, CallToAction
 from schemas.audit import AuditEntry, TokenRecord
 from schemas.cases import CaseEvent, CaseSnapshot
 from schemas.deadletters import DeadLetter
@@ -106,6 +106,12 @@ ACTION_PROGRESS = TopicSpec("actions.progress.v1", "Per-action plan counts, and 
                             compacted=True, key="action_id or action_id|partition", retention_ms=FOREVER)
 SIGNATURES = TopicSpec("actions.signatures.v1", "Signatures of calls to action (organisation, country, time).",
                        compacted=True, key="action_id|member_id", retention_ms=FOREVER)
+ACTION_REPORTS = TopicSpec("actions.reports.v1", "Members' reports that they carried out an action (DONE, or the form).",
+                           ActionResponse, compacted=True, key="action_id|member_id", retention_ms=FOREVER)
+# Single-use links (a one-click signature, a report form): the jti of each link used, so a second use is refused
+# on every worker. Only ids: what the link was for, never who clicked.
+LINK_USES = TopicSpec("links.used.v1", "Single-use member links already used, by their random id.",
+                      compacted=True, key="jti", retention_ms=FOREVER)
 SESSIONS = TopicSpec("auth.sessions.v1", "Dashboard sessions by hash of their id (a tombstone ends one).",
                      compacted=True, key="sha256(session id)", retention_ms=FOREVER)
 # One partition: the audit trail is one hash chain, appended by the one worker that owns AUDIT_SUBMITTED.
@@ -123,7 +129,7 @@ DATA_KEYS = TopicSpec("keys.data.v1", "Data keys wrapped by the KEK, keyed by su
 CATALOGUE: tuple[TopicSpec, ...] = (
     REPORTS_SUBMITTED, REPORTS_DLQ, CASE_EVENTS, CASE_INDEX, MEMBERS, TOKENS, ACTIONS,
     NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_RETRY, NOTIFY_STATUS, NOTIFY_DLQ, REPLIES, CASE_STATE, ACTION_PLANS,
-    ACTION_PROGRESS, SIGNATURES, SESSIONS, AUDIT, AUDIT_SUBMITTED, DATA_KEYS,
+    ACTION_PROGRESS, SIGNATURES, ACTION_REPORTS, LINK_USES, SESSIONS, AUDIT, AUDIT_SUBMITTED, DATA_KEYS,
 )
 
 

@@ -25,6 +25,7 @@ import json
 import subprocess
 import sys
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from sandbox.device import Device
@@ -81,6 +82,11 @@ class Sandbox:
     def mail_to(self, address: str) -> list[dict]:
         """Mails the SMTP sink received for an address, oldest first."""
         return self.http.request("GET", f"/sandbox/mail?to={urllib.parse.quote(address)}")[1]
+
+    def attachment(self, url: str) -> bytes:
+        """The bytes of a mail's attachment, by the `url` /sandbox/mail gives for it."""
+        with urllib.request.urlopen(f"{self.url}{url}", timeout=10) as resp:
+            return resp.read()
 
     def counts(self) -> dict:
         """How many SMS records (either direction, any sender) and mails the sandbox holds: offsets for sms/mail."""

@@ -65,7 +65,7 @@ def _body(data: dict) -> str | None:
 SUBJECTS: dict[str, Callable[[dict], str | None]] = {
     "ReportSubmitted": _case, "CaseEvent": _case, "Case": _case, "CaseSummary": _case, "CallToAction": _case,
     "Member": _member, "Notification": _body, "InboundReply": _own, "DeadLetter": _own,
-    "SmsDraft": _own,
+    "SmsDraft": _own, "ActionResponse": _case,
 }
 # Fields sealed under another subject than their record's: a notification's address is its member's.
 FIELD_SUBJECTS: dict[tuple[str, str], Callable[[dict], str | None]] = {("Notification", "to"): _member}

@@ -6,11 +6,11 @@ from pydantic import ValidationError
 
 from agents.audience import select_members
 from agents.csvsafe import rows_to_csv
-from agents.fanout import check_do_no_harm, check_texts, prefill, reachable
+from agents.fanout import check_do_no_harm, check_texts, identifying_mentions, prefill, reachable
 from agents.regions import load_region_table
 from notifiers.segments import segments
-from schemas.actions import ActionIn, CallToAction
-from schemas.base import problems_from
+from schemas.actions import LETTER_KINDS, ActionIn, CallToAction
+from schemas.base import FieldProblem, problems_from, utcnow
 from schemas.vocab import ActionKind, CaseStatus, Channel, Consent
 from streams.audit import record
 from streams.ids import new_id
@@ -86,11 +86,15 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str, *,
     messages = prefill(case, req.kind.value, sorted(wanted - set(req.messages)), deadline) | dict(req.messages)
     # Every text is rendered here as the fan-out will render it, so an approved action cannot fail later.
     problems = check_do_no_harm(case, dict(req.messages)) + check_texts(case, messages, deadline)
+    problems += letter_problems(case, req)
+    if req.deadline is not None and req.deadline <= utcnow():
+        problems.append(FieldProblem(field="deadline", message="the deadline has already passed"))
     if problems:
         raise ServiceError(422, problems)
     action = CallToAction(action_id=new_id("act"), case_id=case.case_id, reference=case.reference, kind=req.kind,
                           audience=req.audience, messages=messages, channels=req.channels, deadline=req.deadline,
-                          follows=[a.action_id for a in follows], approved_by=actor)
+                          follows=[a.action_id for a in follows], letter=dict(req.letter), target=req.target,
+                          approved_by=actor)
     recipients = {ch.value: sum(1 for m in members if reachable(m, ch)) for ch in req.channels}
     await record(rt, token_id, "action.approve", action.action_id, case.case_id, kind=req.kind.value,
                  channels=[c.value for c in req.channels], **{f"recipients_{k}": n for k, n in recipients.items()})
@@ -101,6 +105,22 @@ async def approve_action(rt: Runtime, case_id: str, body: object, actor: str, *,
 
 
 FOLLOW_UPS = (ActionKind.further_information, ActionKind.closure_notice)
+
+
+def letter_problems(case, req: ActionIn) -> list[FieldProblem]:
+    """A letter and its target belong to sign-on letters and petitions, and a letter names nobody consent does not
+    allow: it goes to the authorities, who must not learn a defender's name from it unless consent is public."""
+    if (req.letter or req.target) and req.kind.value not in LETTER_KINDS:
+        field = "letter" if req.letter else "target"
+        return [FieldProblem(field=field, message="only a sign_on_letter or a petition carries a letter and a target")]
+    if req.target is not None and not req.letter:
+        return [FieldProblem(field="letter", message="give the letter's text in at least one language")]
+    if case.consent is Consent.public:
+        return []
+    return [FieldProblem(field=f"letter.{lang}", message=(
+        f"names a defender or the locality; the case's consent is '{case.consent.value}', so the letter may not "
+        "identify who or where to its target (do no harm). Remove it, or record public consent first."))
+        for lang, text in sorted(req.letter.items()) if identifying_mentions(case, text)]
 
 
 def followed_actions(rt: Runtime, case, req: ActionIn) -> list[CallToAction]:

@@ -75,7 +75,8 @@ class FanOut:
         # in memory at once before the first one leaves.
         signed = signers(rt, action)
         for part in slices:
-            await send_notifications(rt, notifications_for(action, case, planned_members(rt, part), part, signed))
+            await send_notifications(rt, notifications_for(action, case, planned_members(rt, part), part, signed,
+                                                             rt.settings))
         stats = {**stats, "planned_at": utcnow().isoformat()}
         tb.action_stats[action.action_id] = stats
         await publish_plan_record(rt, action.action_id, stats)

@@ -8,12 +8,12 @@ replies are rows per blind index, owned with that partition.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import datetime, timedelta
 
 from agents import paging
-from agents.keywords import Intent, intent_of, reference_in
+from agents.keywords import Intent, done_note, intent_of, reference_in
+from agents.links import Purpose
 from agents.texts import render
 from schemas.base import utcnow
 from schemas.cases import CaseEvent, CaseEventKind
@@ -23,7 +23,9 @@ from schemas.replies import InboundReply
 from schemas.vocab import ActionKind, Channel
 from streams import crypto, topics
 from streams.runtime import Runtime
+from streams.services import links
 from streams.services.members import publish_member
+from streams.services.responses import record_response, record_signature
 from streams.stages.alerts import send_notifications
 from streams.stages.reporter_sms import ReporterSms
 
@@ -77,6 +79,12 @@ class Replies:
             text = await self.answer_page(member, reply, intent)
         elif intent is Intent.sign:
             text = await self.sign(member, reply) or render("replies.nothing_to_sign", lang)
+        elif intent is Intent.done:
+            text = await self.report_done(member, reply) or render("replies.nothing_to_report", lang)
+        elif intent is Intent.link:
+            # A signed link to the member's own page: no login, expires (the number is the member's).
+            text = render("replies.link", lang, url=links.link(rt.settings, Purpose.manage, member.member_id),
+                          days=f"{rt.settings.links.manage_days:g}")
         elif intent is Intent.stop:
             if Channel.sms not in member.opted_out:
                 await publish_member(rt, member.model_copy(update={"opted_out": [*member.opted_out, Channel.sms]}))
@@ -133,25 +141,30 @@ class Replies:
                 return case
             await asyncio.sleep(0.2)
 
-    def latest_action(self, member: Member):
-        """The latest call to action the member was planned into, or None."""
+    def latest_action(self, member: Member, kinds: tuple[ActionKind, ...] | None = None):
+        """The latest call to action (of `kinds`, if given) the member was planned into, or None."""
         views = self.rt.views
         # Follow-ups (further information, closure notices) ask for no signature: SIGN is for the call they follow.
         actions = [a for a in map(views.actions.get, views.plans.actions_of(member.member_id))
-                   if a is not None and a.kind not in (ActionKind.further_information, ActionKind.closure_notice)]
+                   if a is not None and a.kind not in (ActionKind.further_information, ActionKind.closure_notice)
+                   and (kinds is None or a.kind in kinds)]
         return max(actions, key=lambda a: a.approved_at, default=None)
+
+    async def report_done(self, member: Member, reply: InboundReply) -> str | None:
+        """Record DONE (and its short note) on the member's latest open decentralised action; the thank-you text,
+        or None if none is open."""
+        action = self.latest_action(member, (ActionKind.decentralized_action,))
+        if action is None or (action.deadline and action.deadline < reply.received_at):
+            return None
+        await record_response(self.rt, member, action, what=done_note(reply.body), via="sms", at=reply.received_at)
+        return render("replies.done", member.language, reference=action.reference)
 
     async def sign(self, member: Member, reply: InboundReply) -> str | None:
         """Record a signature on the member's latest open action; the thank-you text, or None if none is open."""
         action = self.latest_action(member)
         if action is None or (action.deadline and action.deadline < reply.received_at):
             return None
-        key = f"{action.action_id}|{member.member_id}"
-        if key not in self.rt.views.signatures:
-            # Compacted and keyed by action and member: a repeated SIGN (here or after a rebalance) counts once.
-            record = {"member_id": member.member_id, "organization": member.organization, "country": member.country,
-                      "signed_at": reply.received_at.isoformat()}
-            await self.rt.topics.actions_signatures.send(key=key.encode(), value=json.dumps(record).encode())
+        await record_signature(self.rt, member, action, via="sms", at=reply.received_at)
         return render("replies.signed", member.language, reference=action.reference)
 
     def may_auto_reply(self, phone: str, per_hour: int) -> bool:

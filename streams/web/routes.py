@@ -27,6 +27,9 @@ class Audience(StrEnum):
     secretariat = "secretariat"
     metrics = "metrics"
     twilio_signed = "twilio-signed"
+    # A member's page opened from a signed, expiring link (streams/web/ui/member_links.py): the token in the
+    # address is the credential, checked by the view (tampered 403, expired 410, used 409).
+    member_link = "member-link"
 
 
 A = Audience
@@ -62,6 +65,23 @@ ROUTES: dict[str, Audience] = {
     "/dashboard/actions/{action_id}": A.secretariat,
     "/dashboard/actions/{action_id}/progress.json": A.secretariat,
     "/dashboard/actions/{action_id}/signatories.csv": A.secretariat,
+    "/api/v1/cases/{case_id}/referrals": A.secretariat,
+    "/api/v1/cases/{case_id}/referrals/{referral_id}": A.secretariat,
+    "/api/v1/cases/{case_id}/referrals/{referral_id}/packet.pdf": A.secretariat,
+    "/api/v1/referrals/due": A.secretariat,
+    "/api/v1/actions/{action_id}/letter.pdf": A.secretariat,
+    "/api/v1/actions/{action_id}/letter/send": A.secretariat,
+    "/api/v1/actions/{action_id}/responses": A.secretariat,
+    "/api/v1/actions/{action_id}/reports.csv": A.secretariat,
+    "/dashboard/cases/{case_id}/referrals": A.secretariat,
+    "/dashboard/cases/{case_id}/referrals/{referral_id}": A.secretariat,
+    "/dashboard/cases/{case_id}/referrals/{referral_id}/packet.pdf": A.secretariat,
+    "/dashboard/actions/{action_id}/letter.pdf": A.secretariat,
+    "/dashboard/actions/{action_id}/letter/send": A.secretariat,
+    "/dashboard/actions/{action_id}/reports.csv": A.secretariat,
+    "/act/sign/{token}": A.member_link,
+    "/act/report/{token}": A.member_link,
+    "/member/{token}": A.member_link,
     "/metrics": A.metrics,
     "/webhooks/twilio/status": A.twilio_signed,
     "/webhooks/twilio/sms": A.twilio_signed,
@@ -105,7 +125,7 @@ def guard_routes(rt: Runtime, session_of: Callable[[web.Request], Awaitable[obje
 
 async def refuse(rt: Runtime, session_of, audience: Audience, request: web.Request) -> web.StreamResponse | None:
     """The response that refuses this request for `audience`, or None when it may go on."""
-    if audience is Audience.public:
+    if audience in (Audience.public, Audience.member_link):
         return None
     if audience is Audience.twilio_signed:
         if await signed_form(rt, request) is None:

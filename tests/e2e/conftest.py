@@ -20,8 +20,8 @@ DOCS.mkdir(parents=True, exist_ok=True)
 
 @pytest.fixture(scope="session")
 def browser():
-    """Headless Chromium (fails under CI=true when missing: run scripts/install_browser.sh)."""
-    require_service(CHROMIUM.exists(), f"Chromium at {CHROMIUM} (run scripts/install_browser.sh)")
+    """Headless Chromium (fails under CI=true when missing: run scripts/install_system.sh)."""
+    require_service(CHROMIUM.exists(), f"Chromium at {CHROMIUM} (run scripts/install_system.sh)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -11,6 +11,7 @@ added there without a check here fails.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import threading
@@ -23,7 +24,9 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from pypdf import PdfReader
 
+from agents.links import LinkSigner, Purpose
 from agents.texts import render
 from sandbox.signing import SIGNATURE_HEADER, twilio_signature
 from streams.web.routes import ROUTES
@@ -615,6 +618,222 @@ def status_receipts(w, request):
         assert forged.status_code == 403, i
     counts = [w.api(i, "GET", f"/api/v1/actions/{act['action_id']}")[1]["counts"] for i in (0, 1)]
     assert counts[0]["delivered"] == counts[1]["delivered"] == len(SMS) + len(EMAIL), counts
+
+
+# --- referrals, letters, reports back and members' links (issue 15) ----------------------------------------------
+
+def link_for(w: World, purpose: Purpose, member_id: str, action_id: str | None = None) -> str:
+    """A member link signed with the workers' own key (derived from the key ring, like theirs)."""
+    secret = w.workers[0].sealer().blind("links", "member-links-v1")
+    return LinkSigner(secret).issue(purpose, member_id, action_id)
+
+
+def pdf_of(response: httpx.Response) -> str:
+    assert response.status_code == 200 and response.content.startswith(b"%PDF"), response.status_code
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+
+
+@pytest.fixture(scope="module")
+def referral(world) -> dict:
+    """A case with consent 'mechanisms' submitted on worker 0, referred by email through worker 1."""
+    receipt = world.submit(0, named(unique_name(), incident_type="arbitrary_detention", country="mx",
+                                    consent="mechanisms"))
+    case = world.case_on(1, receipt["case_id"], lambda c: "un-wgad" in c["mechanisms"], "the mechanisms")
+    status, made = world.api(1, "POST", f"/api/v1/cases/{case['case_id']}/referrals", {"mechanism": "un-wgad"})
+    assert status == 201 and made["status"] == "sent", made
+    return {**made, "case_id": case["case_id"], "reference": case["reference"]}
+
+
+def letter_action(w: World, worker: int, kind: str = "sign_on_letter") -> dict:
+    """A verified case and an action with a letter to a target (audience: nobody, Iceland), via `worker`."""
+    receipt = w.submit(worker, named(unique_name(), incident_type="judicial_harassment", country="gt"))
+    w.case_on(1 - worker, receipt["case_id"])
+    assert w.api(worker, "POST", f"/api/v1/cases/{receipt['case_id']}/verify", {})[0] == 202
+    w.case_on(1 - worker, receipt["case_id"], lambda c: c["status"] == "verified", "the verification")
+    target = f"target-{uuid.uuid4().hex[:8]}@example.org"
+    body = {"kind": kind, "channels": ["email"], "audience": {"countries": ["IS"]}}
+    if kind != "decentralized_action":
+        body |= {"letter": {"es": "Las organizaciones firmantes pedimos garantías para las personas defensoras."},
+                 "target": {"name": "Fiscalía", "email": target, "language": "es"}}
+    status, made = w.api(worker, "POST", f"/api/v1/cases/{receipt['case_id']}/actions", body)
+    assert status == 202, made
+    wait_for(lambda: w.api(1 - worker, "GET", f"/api/v1/actions/{made['action_id']}")[0] == 200, PIPELINE_S, 0.2,
+             "the action on the other worker")
+    return {"action_id": made["action_id"], "case_id": receipt["case_id"], "reference": receipt["reference"],
+            "target": target}
+
+
+@pytest.fixture(scope="module")
+def letter(world) -> dict:
+    return letter_action(world, 0)
+
+
+PASSED: set[str] = set()
+
+
+def once(fn):
+    """A check of several routes that makes its own data: it runs for the first of them; the others pass when it
+    has passed (and run it again when it has not)."""
+    @functools.wraps(fn)
+    def run(w, request):
+        if fn.__name__ not in PASSED:
+            fn(w, request)
+            PASSED.add(fn.__name__)
+    return run
+
+
+def plain_member() -> dict:
+    return next(m for m in ROWS if "member" in m["roles"] and m["email"] and m["phone"]
+                and "secretariat_oncall" not in m["roles"])
+
+
+@check("/api/v1/cases/{case_id}/referrals")
+def api_referrals(w, request):
+    ref = request.getfixturevalue("referral")
+    mails = [m for m in w.sandbox.mail_to("urgent-action@un-wgad.example.org") if ref["reference"] in m["subject"]]
+    assert len(mails) == 1 and mails[0]["attachments"][0]["content_type"] == "application/pdf", mails
+    for i in (0, 1):
+        wait_for(lambda: [r for r in w.api(i, "GET", f"/api/v1/cases/{ref['case_id']}/referrals")[1]["referrals"]
+                          if r["referral_id"] == ref["referral_id"] and r["status"] == "sent"], PIPELINE_S, 0.2,
+                 f"the sent referral on worker {i}")
+
+
+@check("/api/v1/cases/{case_id}/referrals/{referral_id}")
+def api_one_referral(w, request):
+    ref = request.getfixturevalue("referral")
+    path = f"/api/v1/cases/{ref['case_id']}/referrals/{ref['referral_id']}"
+    wait_for(lambda: w.api(0, "GET", path)[0] == 200, PIPELINE_S, 0.2, "the referral on worker 0")
+    assert w.api(0, "POST", path, {"status": "acknowledged", "note": "acuse"})[0] == 200
+    wait_for(lambda: w.api(1, "GET", path)[1].get("status") == "acknowledged", PIPELINE_S, 0.2,
+             "the acknowledgement on worker 1")
+    # The acknowledgement is what both serve: going back to "sent" is refused on either.
+    assert w.api(1, "POST", path, {"status": "sent"})[0] == 409
+
+
+@check("/api/v1/cases/{case_id}/referrals/{referral_id}/packet.pdf")
+def api_packet(w, request):
+    ref = request.getfixturevalue("referral")
+    path = f"/api/v1/cases/{ref['case_id']}/referrals/{ref['referral_id']}/packet.pdf"
+    for i in (0, 1):
+        response = wait_for(lambda: (r := httpx.get(w.workers.url(i) + path, timeout=30, headers={
+            "Authorization": f"Bearer {w.tokens['secretariat']}"})).status_code == 200 and r, PIPELINE_S, 0.3,
+            f"the packet on worker {i}")
+        assert ref["reference"] in pdf_of(response)
+
+
+@check("/api/v1/referrals/due")
+def api_due(w, request):
+    ref = request.getfixturevalue("referral")
+    answers = [w.api(i, "GET", "/api/v1/referrals/due") for i in (0, 1)]
+    assert [a[0] for a in answers] == [200, 200] and answers[0][1] == answers[1][1], answers
+    # Sent today with 60 days to answer: not due yet, on either worker.
+    assert ref["referral_id"] not in {r["referral_id"] for r in answers[0][1]["due"]}
+
+
+@check("/api/v1/actions/{action_id}/letter.pdf")
+def api_letter_pdf(w, request):
+    act = request.getfixturevalue("letter")
+    for i in (0, 1):
+        response = httpx.get(f"{w.workers.url(i)}/api/v1/actions/{act['action_id']}/letter.pdf", timeout=30,
+                             headers={"Authorization": f"Bearer {w.tokens['secretariat']}"})
+        assert "Fiscalía" in pdf_of(response), i
+
+
+@check("/api/v1/actions/{action_id}/letter/send")
+def api_letter_send(w, request):
+    act = letter_action(w, 1, "petition")
+    assert w.api(1, "POST", f"/api/v1/actions/{act['action_id']}/letter/send", {})[0] == 200
+    wait_for(lambda: w.api(0, "GET", f"/api/v1/actions/{act['action_id']}/responses")[1]["letter_sent"],
+             PIPELINE_S, 0.2, "the record of the letter on worker 0")
+    assert w.api(0, "POST", f"/api/v1/actions/{act['action_id']}/letter/send", {})[0] == 409
+    assert len(w.sandbox.mail_to(act["target"])) == 1
+
+
+@check("/act/sign/{token}", "/api/v1/actions/{action_id}/responses")
+@once
+def sign_by_link(w, request):
+    act, member = letter_action(w, 1), plain_member()
+    path = f"/act/sign/{link_for(w, Purpose.sign, member['member_id'], act['action_id'])}"
+    page = httpx.get(w.workers.url(0) + path, timeout=30)
+    assert page.status_code == 200 and 'id="sign"' in page.text, page.status_code
+    assert httpx.post(w.workers.url(1) + path, timeout=30).status_code == 200
+    # Used on worker 1, refused on worker 0: one signature.
+    wait_for(lambda: httpx.post(w.workers.url(0) + path, timeout=30).status_code == 409, PIPELINE_S, 0.3,
+             "the used link refused on worker 0")
+    for i in (0, 1):
+        tally = w.api(i, "GET", f"/api/v1/actions/{act['action_id']}/responses")[1]
+        assert tally["signatures"] == 1 and tally["by_country"] == {member["country"].upper(): {"signatures": 1}}, (
+            i, tally)
+
+
+@check("/act/report/{token}", "/api/v1/actions/{action_id}/reports.csv")
+@once
+def report_by_link(w, request):
+    act, member = letter_action(w, 0, "decentralized_action"), plain_member()
+    path = f"/act/report/{link_for(w, Purpose.report, member['member_id'], act['action_id'])}"
+    answer = httpx.post(w.workers.url(1) + path, data={"what": "carta a la embajada", "where": "Berlín"}, timeout=30)
+    assert answer.status_code == 200 and 'id="reported"' in answer.text, answer.status_code
+    assert httpx.post(w.workers.url(0) + path, data={"what": "otra vez"}, timeout=30).status_code == 409
+    for i in (0, 1):
+        status, text = w.api(i, "GET", f"/api/v1/actions/{act['action_id']}/reports.csv")
+        assert status == 200 and "carta a la embajada" in text and text.count("\n") == 2, (i, text)
+
+
+@check("/member/{token}")
+def manage_by_link(w, request):
+    member = plain_member()
+    path = f"/member/{link_for(w, Purpose.manage, member['member_id'])}"
+    current = w.api(0, "GET", f"/api/v1/members/{member['member_id']}")[1]  # another check renames it
+    page = httpx.get(w.workers.url(0) + path, timeout=30)
+    assert page.status_code == 200 and current["organization"] in page.text
+    groups = f"wg-{uuid.uuid4().hex[:6]}"
+    saved = httpx.post(w.workers.url(1) + path, timeout=30, data={
+        "contact_name": member["contact_name"], "language": member["language"], "channels": ["sms", "email"],
+        "working_groups": groups})
+    assert saved.status_code == 200 and 'id="saved"' in saved.text
+    status, got = w.api(0, "GET", f"/api/v1/members/{member['member_id']}")  # read your writes on the other worker
+    assert status == 200 and got["working_groups"] == [groups], got
+
+
+@check("/dashboard/cases/{case_id}/referrals", "/dashboard/cases/{case_id}/referrals/{referral_id}",
+       "/dashboard/cases/{case_id}/referrals/{referral_id}/packet.pdf")
+@once
+def dashboard_referrals(w, request):
+    desk: Browser = request.getfixturevalue("desk")
+    receipt = w.submit(1, named(unique_name(), incident_type="arbitrary_detention", country="co", consent="mechanisms"))
+    w.case_on(0, receipt["case_id"], lambda c: "un-wgad" in c["mechanisms"], "the mechanisms")
+    drafted = desk.post(0, f"/dashboard/cases/{receipt['case_id']}/referrals", {"mechanism": "un-wgad",
+                                                                                  "send": "download"})
+    assert drafted.status_code == 303, drafted.status_code
+    case = w.case_on(1, receipt["case_id"], lambda c: any(e["kind"] == "referral_drafted" for e in c["history"]),
+                     "the drafted referral")
+    rid = next(e["data"]["referral_id"] for e in case["history"] if e["kind"] == "referral_drafted")
+    page = desk.get(1, f"/dashboard/cases/{receipt['case_id']}")
+    assert f'id="referral-{rid}"' in page.text
+    pdf = desk.get(1, f"/dashboard/cases/{receipt['case_id']}/referrals/{rid}/packet.pdf")
+    assert receipt["reference"] in pdf_of(pdf)
+    marked = desk.post(1, f"/dashboard/cases/{receipt['case_id']}/referrals/{rid}", {"status": "sent"})
+    assert marked.status_code == 303
+    w.case_on(0, receipt["case_id"], lambda c: any(e["kind"] == "referral_sent" for e in c["history"]),
+              "the referral marked as submitted")
+
+
+@check("/dashboard/actions/{action_id}/letter.pdf", "/dashboard/actions/{action_id}/letter/send",
+       "/dashboard/actions/{action_id}/reports.csv")
+@once
+def dashboard_letter(w, request):
+    desk: Browser = request.getfixturevalue("desk")
+    act = letter_action(w, 1)
+    assert "Fiscalía" in pdf_of(desk.get(0, f"/dashboard/actions/{act['action_id']}/letter.pdf"))
+    sent = desk.post(0, f"/dashboard/actions/{act['action_id']}/letter/send", {})
+    assert sent.status_code == 303, sent.status_code
+    page = wait_for(lambda: 'id="letter-sent"' in (p := desk.get(1, f"/dashboard/actions/{act['action_id']}")).text
+                    and p, PIPELINE_S, 0.3, "the sent letter on worker 1's action page")
+    assert 'id="letter-send"' not in page.text
+    assert len(w.sandbox.mail_to(act["target"])) == 1
+    for i in (0, 1):
+        assert desk.get(i, f"/dashboard/actions/{act['action_id']}/reports.csv").status_code == 200
+
 
 
 def test_every_route_of_the_inventory_has_a_check():

@@ -14,7 +14,8 @@ from streams.settings import Settings
 from streams.web.routes import BROWSER_PAGES, ROUTES, Audience
 from testing.stack import wait_for
 
-FILL = {"case_id": "case_0000", "verb": "verify", "reference": "SOL-ABC123", "action_id": "act_0000", "member_id": "m0001", "name": "ui.css"}
+FILL = {"case_id": "case_0000", "verb": "verify", "reference": "SOL-ABC123", "action_id": "act_0000", "member_id": "m0001", "name": "ui.css",
+        "referral_id": "ref_0000", "token": "not-a-signed-link"}
 
 
 def served_methods() -> dict[str, list[str]]:

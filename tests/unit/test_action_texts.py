@@ -8,7 +8,7 @@ from agents.fanout import action_texts, check_texts, fan_out_action, prefill, te
 from schemas.actions import Audience, CallToAction
 from tests.unit.test_fanout import make_case, member
 
-ALLOWED = "{country}, {deadline}, {incident}, {reference}, {sign_word}, {urgency}"
+ALLOWED = "{country}, {deadline}, {done_word}, {incident}, {reference}, {sign_word}, {urgency}"
 
 
 @pytest.mark.parametrize("messages,deadline,fields", [

@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from agents.keywords import KEYWORDS, SIGN_WORDS, Intent, intent_of
-from agents.texts import CATALOGUE_PLACEHOLDERS, ACTION_PLACEHOLDERS, DATA, PLACEHOLDERS, allowed_list, fill, problems_in, render
+from agents.texts import (ACTION_PLACEHOLDERS, CATALOGUE_PLACEHOLDERS, DATA, MEMBER_LINK_PLACEHOLDERS, PLACEHOLDERS, allowed_list,
+                         fill, problems_in, render)
 
 VALUES = {"reference": "SOL-ABC123", "country": "Côte d'Ivoire", "deadline": "2030-01-31", "sign_word": "SIGNE",
           "incident": "détention arbitraire", "urgency": "HIGH"}
@@ -66,9 +67,9 @@ def test_a_placeholder_without_a_value_is_refused():
 
 
 def test_the_placeholder_set_is_fixed_and_explicit():
-    assert PLACEHOLDERS == {"reference", "deadline", "country", "sign_word", "incident", "urgency", "link"}
+    assert PLACEHOLDERS == {"reference", "deadline", "country", "sign_word", "done_word", "incident", "urgency", "link"}
     assert ACTION_PLACEHOLDERS == PLACEHOLDERS - {"link"}
-    assert allowed_list() == "{country}, {deadline}, {incident}, {reference}, {sign_word}, {urgency}"
+    assert allowed_list() == "{country}, {deadline}, {done_word}, {incident}, {reference}, {sign_word}, {urgency}"
 
 
 def _texts(node, path=""):
@@ -82,8 +83,9 @@ def _texts(node, path=""):
 @pytest.mark.parametrize("path,text", list(_texts(yaml.safe_load(DATA.read_text(encoding="utf-8")))))
 def test_every_catalogue_text_is_plain_text_with_known_placeholders(path, text):
     # Secretariat pages may carry the dashboard link and name who acknowledged; members' texts neither.
+    # Members' link lines carry their own signed link ({url}, {days}), never the dashboard's ({link}).
     allowed = (CATALOGUE_PLACEHOLDERS if path.startswith("paging") else PLACEHOLDERS if path.startswith("alert")
-               else ACTION_PLACEHOLDERS)
+               else MEMBER_LINK_PLACEHOLDERS if path.startswith(("links.", "replies.link")) else ACTION_PLACEHOLDERS)
     assert problems_in(text, allowed=allowed) == [], path
 
 

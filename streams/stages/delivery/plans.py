@@ -16,11 +16,14 @@ from collections.abc import Collection, Iterable, Iterator
 
 from agents.fanout import action_key, address, fan_out_action, targets
 from agents.texts import render
-from schemas.actions import CallToAction
+from agents.links import Purpose
+from schemas.actions import LETTER_KINDS, CallToAction
 from schemas.members import Member
 from schemas.notifications import DeliveryState, Notification
 from schemas.vocab import ActionKind, Channel
 from streams.runtime import Runtime
+from streams.services import links
+from streams.settings import Settings
 from streams.stages.delivery.progress import progress
 
 log = logging.getLogger("solidarity.plans")
@@ -98,15 +101,30 @@ def planned_members(rt: Runtime, part: dict[str, list[str]]) -> list[Member]:
 
 
 def notifications_for(action: CallToAction, case, members: Iterable[Member], part: dict[str, list[str]],
-                      signed: Collection[str] = ()) -> list[Notification]:
+                      signed: Collection[str] = (), settings: Settings | None = None) -> list[Notification]:
     """The planned notifications of these members (a channel added after the plan is not in it); a closure notice
-    thanks the organisations in `signed` first."""
+    thanks the organisations in `signed` first. With `settings`, each email carries the member's signed links."""
     plan = fan_out_action(action, case, members)
     notes = [n for n in plan.notifications if n.channel.value in part.get(n.member_id, ())]
     if action.kind is ActionKind.closure_notice and signed:
         notes = [n.model_copy(update={"body": f"{render('signed_thanks', n.language)} {n.body}"})
                  if n.member_id in signed else n for n in notes]
-    return notes
+    return notes if settings is None else [with_links(settings, action, n) for n in notes]
+
+
+def with_links(settings: Settings, action: CallToAction, note: Notification) -> Notification:
+    """An email with the member's links under its text: one-click signature (letters, petitions), the report
+    form (decentralised actions) and the self-service page. An SMS is left alone (LINK asks for one)."""
+    if note.channel is not Channel.email:
+        return note
+    lines = []
+    if action.kind.value in LETTER_KINDS:
+        lines.append(render("links.sign", note.language, url=links.link(settings, Purpose.sign, note.member_id, action)))
+    elif action.kind is ActionKind.decentralized_action:
+        lines.append(render("links.report", note.language,
+                            url=links.link(settings, Purpose.report, note.member_id, action)))
+    lines.append(render("links.manage", note.language, url=links.link(settings, Purpose.manage, note.member_id)))
+    return note.model_copy(update={"body": f"{note.body}\n\n" + "\n".join(lines)})
 
 
 def signers(rt: Runtime, action: CallToAction) -> set[str]:
@@ -160,7 +178,8 @@ class PlanSweeper:
             if not missing:
                 continue
             members = {m.member_id: m for m in planned_members(self.rt, missing)}
-            notes = (notifications_for(action, case, members.values(), missing, signers(self.rt, action))
+            notes = (notifications_for(action, case, members.values(), missing, signers(self.rt, action),
+                                       self.rt.settings)
                      if case is not None else [])
             made = {n.idempotency_key for n in notes}
             for mid, chans in missing.items():

@@ -11,6 +11,8 @@ from streams.web.ui.ctas import register_cta_views
 from streams.web.ui.dashboard import register_dashboard
 from streams.web.ui.form import register_form_views
 from streams.web.ui.live import Broadcaster, register_live
+from streams.web.ui.documents import register_document_ui
+from streams.web.ui.member_links import register_member_links
 from streams.web.ui.render import register_static
 from streams.web.ui.session import HTTPS_FLAG, Sessions
 from streams.web.ui.system import register_system
@@ -40,5 +42,7 @@ def register_ui(rt: Runtime) -> Guard:
     register_system(rt, guard)
     register_audit(rt, guard)
     register_cta_views(rt, guard)
+    register_document_ui(rt, guard)
+    register_member_links(rt)
     register_dashboard(rt, guard, broadcaster)
     return guard

@@ -11,7 +11,8 @@ from streams.ids import hash_token
 from streams.audit import record as audit
 from streams.runtime import Runtime
 from streams.web.api.common import find_token
-from streams.web.ui.render import Refused, html_guarded, page, redirect
+from streams.web.ui import i18n
+from streams.web.ui.render import Refused, html_guarded, language, page, redirect
 from streams.web.ui.session import (FORM_CSRF_COOKIE, SESSION_COOKIE, Session, Sessions, form_csrf, form_csrf_ok, same,
                                     set_cookie)
 
@@ -42,9 +43,9 @@ class Guard:
         session = await self.current(request)
         form = await request.post()
         if session is None:
-            raise Refused(403, "Your session has ended. Log in again.")
+            raise Refused(403, "dash.err.session_ended")
         if not same(session.csrf, form.get("csrf")):
-            raise Refused(403, "This form is missing its security token (CSRF). Reload the page and try again.")
+            raise Refused(403, "dash.err.csrf")
         return session, form
 
 
@@ -63,22 +64,22 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
         @html_guarded
         async def get(self, request: web.Request) -> web.Response:
             """The login form."""
-            return _login_page(request)
+            return _login_page(request, guard.sessions)
 
         @html_guarded
         async def post(self, request: web.Request) -> web.Response:
             """Check the token and start a session."""
             form = await request.post()
             if not form_csrf_ok(request, form):
-                raise Refused(403, "This form is missing its security token (CSRF). Reload the page and try again.")
+                raise Refused(403, "dash.err.csrf")
             # Every attempt counts, a successful one too (once), before the token is looked at.
             wait = attempts.take(address_key(request.remote))
             if wait > 0:
                 seconds = retry_after_seconds(wait)
-                minutes = -(-seconds // 60)
-                later = f"{seconds} seconds" if seconds < 60 else f"{minutes} minute{'s' if minutes > 1 else ''}"
-                response = _login_page(request, f"Too many login attempts from this address. Try again in {later}.",
-                                       429)
+                lang = language(request)
+                message = (i18n.translate(lang, "dash.login.too_many_seconds", n=seconds) if seconds < 60 else
+                           i18n.translate(lang, "dash.login.too_many_minutes", n=-(-seconds // 60)))
+                response = _login_page(request, guard.sessions, message, 429)
                 response.headers["Retry-After"] = str(seconds)
                 return response
             token = (form.get("token") or "").strip()
@@ -92,7 +93,8 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
                 why = "unknown_token" if record is None else "revoked" if record.revoked else "not_secretariat"
                 await audit(rt, record.token_id if record else "system", "session.login_refused",
                             record.token_id if record else "dashboard", reason=why)
-                return _login_page(request, "This is not a valid secretariat token.", 401)
+                return _login_page(request, guard.sessions, i18n.translate(language(request), "dash.login.invalid"),
+                                   401)
             raw, _ = await guard.sessions.create(record.name, record.token_id, hash_token(token))
             await audit(rt, record.token_id, "session.login", record.token_id)
             response = redirect("/dashboard")
@@ -115,9 +117,10 @@ def register_auth(rt: Runtime, guard: Guard) -> None:
             return response
 
 
-def _login_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+def _login_page(request: web.Request, sessions: Sessions, error: str | None = None, status: int = 200) -> web.Response:
     csrf, new_cookie = form_csrf(request)
-    response = page("login.html.j2", status=status, csrf=csrf, error=error)
+    response = page("login.html.j2", status=status, csrf=csrf, error=error,
+                    hours=round(sessions.max_seconds / 3600), minutes=round(sessions.idle_seconds / 60))
     if new_cookie:
         set_cookie(response, request, FORM_CSRF_COOKIE, csrf, max_age=None, samesite="Lax")
     return response

@@ -6,10 +6,10 @@ from aiohttp import web
 from faust.web import View
 
 from agents.audience import select_members
-from agents.fanout import prefill, reachable
+from agents.fanout import letter_prefill, prefill, reachable
 from agents.regions import load_region_table
 from notifiers.segments import segments
-from schemas.actions import Audience
+from schemas.actions import LETTER_KINDS, Audience
 from schemas.vocab import ActionKind, Channel, Region
 from streams.audit import record
 from streams.runtime import Runtime
@@ -20,7 +20,8 @@ from streams.stages.delivery.progress import progress
 from streams.web.api.common import guarded, json_response
 from streams.web.ui import i18n
 from streams.web.ui.auth import Guard
-from streams.web.ui.render import Refused, html_guarded, page, redirect
+from streams.web.ui.extras import action_extras
+from streams.web.ui.render import Refused, html_guarded, language, page, redirect
 
 KINDS = [k.value for k in ActionKind]
 BARS = ("queued", "sent", "delivered", "failed", "unknown", "signed")
@@ -62,10 +63,26 @@ def reach(rt: Runtime, case, audience: dict, channels: list[str], texts: dict[st
             "seconds": round(max(sms_seconds, mail_seconds), 1), "sms_rate": d.sms_segments_per_second}
 
 
+TARGET_FIELDS = ("name", "title", "address", "email", "language")
+
+
+def letter_from(form) -> dict:
+    """The letter and target of the form, for a sign-on letter or petition whose target is filled in (without a
+    target the letter fields are drafts left unused: signatures are still counted)."""
+    if form.get("kind") not in LETTER_KINDS:
+        return {}
+    target = {f: (form.get(f"target.{f}") or "").strip() for f in TARGET_FIELDS}
+    if not (target["name"] or target["email"]):
+        return {}
+    letter = {lang: form.get(f"letter.{lang}").strip() for lang in i18n.LANGUAGES
+              if (form.get(f"letter.{lang}") or "").strip()}
+    return {"letter": letter, "target": {k: v for k, v in target.items() if v}}
+
+
 def _case_or_404(rt: Runtime, case_id: str):
     case = find_case(rt, case_id)
     if case is None:
-        raise Refused(404, "No such case.")
+        raise Refused(404, "dash.err.no_case")
     return case
 
 
@@ -78,8 +95,12 @@ def render_form(rt: Runtime, case, session, form=None, errors=None, status: int 
     audience, channels = audience_from(form) if form else ({"regions": [], "countries": [], "languages": [],
                                                            "working_groups": []}, ["sms", "email"])
     earlier = rt.views.actions.for_case(case.case_id)
+    letter_kind = kind if kind in LETTER_KINDS else "sign_on_letter"
+    drafts = letter_prefill(case, letter_kind, i18n.LANGUAGES)
+    letters = {lang: (form.get(f"letter.{lang}") if form else None) or drafts.get(lang, "") for lang in i18n.LANGUAGES}
+    target = {f: (form.get(f"target.{f}") or "") if form else "" for f in TARGET_FIELDS}
     return page("action_new.html.j2", status=status, case=case, session=session, kinds=KINDS, kind=kind,
-                earlier=earlier, follows=chosen,
+                earlier=earlier, follows=chosen, letters=letters, target=target,
                 texts=texts, prefills=prefills, regions=[r.value for r in Region], audience=audience,
                 channels=channels or ["sms", "email"], errors=errors or {}, deadline=form.get("deadline") if form else "",
                 reach=reach(rt, case, audience, channels or ["sms", "email"], texts),
@@ -119,6 +140,7 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
                 body["follows"] = [f for f in form.getall("follows") if f]
             if (form.get("deadline") or "").strip():
                 body["deadline"] = form.get("deadline").strip() + "T23:59:59+00:00"
+            body |= letter_from(form)
             try:
                 result = await approve_action(rt, case.case_id, body, session.name, token_id=session.token_id)
             except ServiceError as exc:
@@ -156,8 +178,9 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             await rt.views.sync()
             action = rt.views.actions.get(action_id)
             state = progress(rt, action_id)
+            extras = action_extras(rt, action, language(request)) if action is not None else {}
             return page("action.html.j2", session=session, action=action, action_id=action_id, state=state,
-                        counts=state["counts"], bars=BARS, page_name="case")
+                        counts=state["counts"], bars=BARS, page_name="case", **extras)
 
     @rt.app.page("/dashboard/actions/{action_id}/progress.json")
     class Progress(View):
@@ -187,7 +210,7 @@ def register_cta_views(rt: Runtime, guard: Guard) -> None:
             await rt.views.sync()
             action = rt.views.actions.get(action_id)
             if action is None:
-                raise Refused(404, "There is no such call to action.")
+                raise Refused(404, "dash.err.no_action")
             text = await export_signatories(rt, action, session.token_id)
             return web.Response(text=text, content_type="text/csv", headers={
                 "Content-Disposition": f'attachment; filename="{action_id}-signatories.csv"', "Cache-Control": "no-store"})

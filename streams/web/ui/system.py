@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 import aiohttp
 from aiohttp import web
+from babel.dates import format_skeleton
 from faust.web import View
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from schemas.base import problems_from, utcnow
@@ -24,9 +27,10 @@ from streams.runtime import Runtime
 from streams.services.errors import ServiceError
 from streams.services.reports import submit_report
 from streams.web.api.health import broker_status
+from streams.web.ui import i18n
 from streams.web.ui.auth import Guard
 from streams.web.ui.chart import cases_per_day_svg
-from streams.web.ui.render import Refused, html_guarded, page
+from streams.web.ui.render import Refused, html_guarded, language, page
 
 DLQ_SHOWN = 50
 
@@ -121,7 +125,47 @@ async def replay(rt: Runtime, letter_id: str) -> dict:
         except ServiceError as exc:
             return {"ok": False, "reasons": exc.problems}
         return {"ok": True, "reference": receipt["reference"], "case_id": receipt["case_id"]}
-    raise Refused(404, "That dead letter is no longer there.")
+    raise Refused(404, "dash.err.no_dead_letter")
+
+
+URGENCY_WORDS = "|".join(u.value for u in Urgency)
+
+
+def chart_in(data: dict[str, dict[str, int]], lang: str) -> Markup:
+    """The cases-per-day chart with its words in `lang`: its label, scale, legend, bar titles and day labels.
+
+    chart.py draws it in English; the words are put in their place here (a word drawn differently stays English).
+    """
+    svg = str(cases_per_day_svg(data))
+
+    def t(key: str, **values) -> str:
+        return str(escape(i18n.translate(lang, key, **values)))
+
+    def label(urgency: str) -> str:
+        return t(f"v.urgency.{urgency}")
+
+    def isolated(text: str) -> str:  # an Arabic word keeps its own direction in the chart's left-to-right drawing
+        return f"\u2068{text}\u2069"
+
+    days = {d[5:]: d for d in data}
+
+    def day(short: str) -> str:
+        try:
+            return str(escape(format_skeleton("MMMd", date.fromisoformat(days[short]), locale=lang)))
+        except (KeyError, ValueError):
+            return short
+
+    svg = svg.replace('aria-label="Cases per day by urgency"', f'aria-label="{t("dash.system.per_day")}"', 1)
+    svg = re.sub(r'class="axis">max (\d+)/day</text>',
+                 lambda m: f'class="axis">{isolated(t("dash.chart.max", n=int(m[1])))}</text>', svg, count=1)
+    svg = re.sub(rf"<title>([0-9-]+): (\d+) ({URGENCY_WORDS})</title>",
+                 lambda m: f"<title>{t('dash.chart.bar', day=day(m[1][5:]), n=int(m[2]), urgency=label(m[3]))}</title>",
+                 svg)
+    svg = re.sub(r'text-anchor="middle">(\d\d-\d\d)</text>',
+                 lambda m: f'text-anchor="middle">{isolated(day(m[1]))}</text>', svg)
+    svg = re.sub(rf'class="axis">({URGENCY_WORDS})</text>', lambda m: f'class="axis">{isolated(label(m[1]))}</text>',
+                 svg)
+    return Markup(svg)
 
 
 def register_system(rt: Runtime, guard: Guard) -> None:
@@ -131,9 +175,10 @@ def register_system(rt: Runtime, guard: Guard) -> None:
         """The system page (dead letters are read in threads: the Kafka tooling is synchronous)."""
         reports, notes = await asyncio.gather(asyncio.to_thread(dead_letters, rt, catalogue.REPORTS_DLQ),
                                               asyncio.to_thread(dead_letters, rt, catalogue.NOTIFY_DLQ))
-        return page("system.html.j2", status=status, session=session, lag=consumer_lag(rt), report_dlq=reports,
-                    notification_dlq=notes, providers=await providers(rt), chart=cases_per_day_svg(cases_per_day(rt)),
-                    result=result, page_name="system")
+        lang = language(request)
+        return page("system.html.j2", status=status, lang=lang, here="/dashboard/system", session=session,
+                    lag=consumer_lag(rt), report_dlq=reports, notification_dlq=notes, providers=await providers(rt),
+                    chart=chart_in(cases_per_day(rt), lang), result=result, page_name="system")
 
     @rt.app.page("/dashboard/system")
     class System(View):

@@ -6,6 +6,14 @@
   var GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
   var EXT = "\f^{}\\[~]|€";
   var prefills = JSON.parse(document.getElementById("prefills").textContent);
+  // Texts in the page's language, from the form's data-i18n: plural messages as {CLDR category: text with {n}}.
+  var msgs = JSON.parse(form.dataset.i18n || "{}");
+  var rules = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang || "en") : null;
+  function plural(forms, n) {
+    forms = forms || {};
+    var text = forms[rules ? rules.select(n) : (n === 1 ? "one" : "other")] || forms.other || String(n);
+    return text.replace(/\{n\}/g, String(n));
+  }
   var rate = parseFloat(form.dataset.rate) || 10, byLang = {}, timer = null;
   function info(text) {
     var chars = Array.from(text), gsm = chars.every(function (c) { return GSM.indexOf(c) >= 0 || EXT.indexOf(c) >= 0; });
@@ -24,7 +32,8 @@
   }
   function show(t) {
     var i = info(t.value), p = document.getElementById("seg-" + t.dataset.lang);
-    p.textContent = i.chars + " characters · " + i.enc + " · " + i.segs + " SMS segment" + (i.segs === 1 ? "" : "s");
+    var sep = msgs.sep || " · ";
+    p.textContent = plural(msgs.chars, i.chars) + sep + i.enc + sep + plural(msgs.segments, i.segs);
     p.classList.toggle("err", i.segs > 2);
   }
   function reach() {
