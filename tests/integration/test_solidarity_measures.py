@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from pypdf import PdfReader
 
@@ -105,7 +106,7 @@ def test_a_referral_reaches_the_mechanism_with_a_packet_that_carries_only_what_c
         "language": "es"}, token=sec)
     assert status == 201, made
     assert made["status"] == "sent" and made["language"] == "es"
-    mails = wait_for(lambda: (m := sandbox.mail_to(UN_WGAD))[before:] or None, 30, 0.2, "the referral email")
+    mails = wait_for(lambda: sandbox.mail_to(UN_WGAD)[before:] or None, 30, 0.2, "the referral email")
     [mail] = mails
     assert case["reference"] in mail["subject"]
     [pdf] = mail["attachments"]
@@ -303,3 +304,41 @@ def test_a_member_changes_their_language_from_the_link_and_the_next_action_speak
     assert "Solidarité" in body, body
     tampered = url[:-4] + ("x" if url[-4] != "x" else "y") + url[-3:]
     assert fetch(stack, path_of(tampered))[0] == 403
+
+
+def test_the_dashboard_approves_a_letter_with_its_target_and_refers_a_case(world):
+    stack, sandbox, tokens = world
+    case = verified_case(world, consent="network", country="mx", defenders=[{"name": unique_name("Lucia")}])
+    with httpx.Client(base_url=stack.http.base_url, follow_redirects=False, timeout=30) as desk:
+        page = desk.get("/dashboard/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        assert desk.post("/dashboard/login", data={"csrf": csrf, "token": tokens["secretariat"]}).status_code == 303
+        form = desk.get(f"/dashboard/cases/{case['case_id']}/action?lang=es")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        # The letter starts from the catalogue's draft in each language, naming the case's reference.
+        draft = re.search(r'name="letter\.es"[^>]*>([^<]+)<', form.text).group(1)
+        assert case["reference"] in draft
+        approved = desk.post(f"/dashboard/cases/{case['case_id']}/action", data={
+            "csrf": csrf, "kind": "sign_on_letter", "channels": "email", "countries": "IS", "letter.es": draft,
+            "target.name": "Fiscal General", "target.email": "fiscal@example.org", "target.language": "es"})
+        assert approved.status_code == 303, approved.text[:300]
+        action_id = approved.headers["location"].rsplit("/", 1)[1]
+        page = desk.get(f"/dashboard/actions/{action_id}?lang=es")
+        assert "Fiscal General" in page.text and 'id="letter-send"' in page.text
+        # A target's email that is not one: the form comes back naming the field.
+        refused = desk.post(f"/dashboard/cases/{case['case_id']}/action", data={
+            "csrf": csrf, "kind": "petition", "channels": "email", "countries": "IS", "letter.es": draft,
+            "target.name": "Fiscal General", "target.email": "not-an-address"})
+        assert refused.status_code == 422 and "target.email" in refused.text
+
+        mechanisms = verified_case(world, consent="mechanisms", defenders=[{"name": unique_name("Lucia"),
+                                                                             "detained": True}])
+        page = desk.get(f"/dashboard/cases/{mechanisms['case_id']}")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        before = len(sandbox.mail_to(UN_WGAD))
+        sent = desk.post(f"/dashboard/cases/{mechanisms['case_id']}/referrals", data={
+            "csrf": csrf, "mechanism": "un-wgad", "send": "email", "perpetrators": "Policía"})
+        assert sent.status_code == 303
+        wait_for(lambda: len(sandbox.mail_to(UN_WGAD)) == before + 1 or None, 30, 0.2, "the referral email")
+        page = desk.get(f"/dashboard/cases/{mechanisms['case_id']}?lang=fr")
+        assert 'data-status="sent"' in page.text and "Relance le" in page.text
