@@ -62,7 +62,9 @@ def parse_mail(mail_from: str, rcpt_tos: list[str], raw: bytes) -> MailRecord:
                                  data=a.get_payload(decode=True) or b"")
                   for n, a in enumerate(msg.iter_attachments()))  # type: ignore[attr-defined]
     return MailRecord(attachments=files, mail_from=mail_from, rcpt_tos=tuple(rcpt_tos), sender=str(msg.get("From", "")),
-                      to=str(msg.get("To", "")), subject=str(msg.get("Subject", "")), text=text.replace("\r\n", "\n").rstrip("\n"),
+                      # A folded header ("Subject:\r\n SOL-...") unfolds with the space, which mail clients drop.
+                      to=str(msg.get("To", "")), subject=str(msg.get("Subject", "")).strip(),
+                      text=text.replace("\r\n", "\n").rstrip("\n"),
                       message_id=str(msg.get("Message-ID", "")))
 
 

@@ -12,6 +12,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from notifiers.smtp_email import Attachment, SmtpEmailNotifier
+
 from tests.integration.sandbox_fixtures import (  # noqa: F401  (fixtures are used by name)
     clean_sandbox, eventually, localhost_only, point_at, receiver, sandbox, twilio_async, twilio_sync,
 )
@@ -175,3 +177,31 @@ async def test_tests_cannot_leave_localhost():
         sock.connect(("192.0.2.1", 443))
     with pytest.raises(OSError):
         socket.getaddrinfo("api.twilio.com", 443)
+
+
+async def test_a_mail_with_a_pdf_shows_on_the_sandbox_page_and_downloads_as_sent(sandbox):
+    notifier = SmtpEmailNotifier(host="127.0.0.1", port=sandbox.smtp_port, sender="alerts@solidarity.example.org")
+    pdf = b"%PDF-1.7\n% a referral packet\n"
+    try:
+        await notifier.send("defenders@un-sr-hrd.example.org", "Sign here: http://127.0.0.1:6066/act/sign/abc.def",
+                            "SOL-ABC123: UN Special Rapporteur on the situation of human rights defenders",
+                            key="referral:ref_1", attachments=[Attachment("SOL-ABC123-un-sr-hrd.pdf",
+                                                                          "application/pdf", pdf)])
+    finally:
+        await notifier.close()
+    async with aiohttp.ClientSession(base_url=sandbox.http_url) as http:
+        async with http.get("/sandbox/mail", params={"to": "defenders@un-sr-hrd.example.org"}) as response:
+            [mail] = await response.json()
+        # A long subject is folded on the wire; the mailbox shows it unfolded, as a mail client would.
+        assert mail["subject"] == "SOL-ABC123: UN Special Rapporteur on the situation of human rights defenders"
+        [attached] = mail["attachments"]
+        assert (attached["filename"], attached["content_type"], attached["size"]) == (
+            "SOL-ABC123-un-sr-hrd.pdf", "application/pdf", len(pdf))
+        async with http.get(attached["url"]) as response:
+            assert response.status == 200 and await response.read() == pdf
+        async with http.get("/sandbox/mail/99/attachments/0") as response:
+            assert response.status == 404
+        async with http.get("/sandbox/") as response:
+            page = await response.text()
+        assert f'href="{attached["url"]}"' in page and "SOL-ABC123-un-sr-hrd.pdf" in page
+        assert '<a href="http://127.0.0.1:6066/act/sign/abc.def"' in page  # a member's link is a link
