@@ -63,7 +63,7 @@ def parse_mail(mail_from: str, rcpt_tos: list[str], raw: bytes) -> MailRecord:
                   for n, a in enumerate(msg.iter_attachments()))  # type: ignore[attr-defined]
     return MailRecord(attachments=files, mail_from=mail_from, rcpt_tos=tuple(rcpt_tos), sender=str(msg.get("From", "")),
                       # A folded header ("Subject:\r\n SOL-...") unfolds with the space, which mail clients drop.
-                      to=str(msg.get("To", "")), subject=str(msg.get("Subject", "")).strip(),
+                      to=str(msg.get("To", "")), subject=str(msg.get("Subject", "")).lstrip(),
                       text=text.replace("\r\n", "\n").rstrip("\n"),
                       message_id=str(msg.get("Message-ID", "")))
 
