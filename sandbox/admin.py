@@ -31,6 +31,7 @@ class Admin:
             web.delete("/sandbox/mail", self.reset_mail),
             web.get("/sandbox/mail/{index}/attachments/{n}", self.attachment), web.get("/sandbox/faults", self.get_faults),
             web.post("/sandbox/faults", self.set_faults), web.post("/sandbox/inbound", self.inbound),
+            web.get("/sandbox/senders", self.senders),
         ]
 
     async def messages(self, request: web.Request) -> web.Response:
@@ -41,8 +42,9 @@ class Admin:
         return web.json_response([r.to_json() for r in found])
 
     async def reset(self, request: web.Request) -> web.Response:
-        """DELETE /sandbox/messages: forget all SMS and mail."""
+        """DELETE /sandbox/messages: forget all SMS and mail, and the messages still on senders' queues."""
         self.gateway.store.clear()
+        self.gateway.clear_queues()
         self.sink.mails.clear()
         return web.Response(status=204)
 
@@ -83,6 +85,13 @@ class Admin:
         except (ValueError, TypeError, json.JSONDecodeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response(faults.__dict__)
+
+    async def senders(self, request: web.Request) -> web.Response:
+        """GET /sandbox/senders: each rate-limited sender's type, rate, queue and when its queue is empty."""
+        plan = self.gateway.faults
+        report = self.gateway.senders.report({key: plan.sender_class(key) for key in plan.faults.senders},
+                                             plan.default_sender(), plan.faults.queue_seconds)
+        return web.json_response(report)
 
     async def inbound(self, request: web.Request) -> web.Response:
         """POST /sandbox/inbound {from, body[, to]} (JSON or form): a member texts the service."""

@@ -44,8 +44,9 @@ class SandboxHandle:
         self.faults.update(changes)
 
     def reset(self) -> None:
-        """Forget all SMS and mail and clear faults (same seed)."""
+        """Forget all SMS and mail, drop senders' queues and clear faults and limits (same seed)."""
         self.gateway.store.clear()
+        self.gateway.clear_queues()
         self.sink.mails.clear()
         self.faults.reset()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 
-from notifiers.segments import segments
+from sandbox.segments import count_segments
 
 API_VERSION = "2010-04-01"
 
@@ -43,7 +43,7 @@ class SmsRecord:
 
     def __post_init__(self) -> None:
         self.date_updated = self.date_updated or self.date_created
-        self.num_segments = segments(self.body).segments
+        self.num_segments = count_segments(self.body)
 
     @property
     def uri(self) -> str:

@@ -7,6 +7,7 @@ import base64
 import binascii
 import logging
 import re
+import time
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
@@ -14,40 +15,19 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from sandbox.errors import ERRORS, QUEUE_OVERFLOW, UNDELIVERED, twilio_error
 from sandbox.faults import FaultPlan
+from sandbox.limits import RequestGate
+from sandbox.senders import SenderQueues
 from sandbox.signing import SIGNATURE_HEADER, twilio_signature
 from sandbox.sms_store import API_VERSION, SmsRecord, SmsStore, new_sid, parse_date_filter
+
+__all__ = ["DEFAULT_FROM", "ERRORS", "TwilioGateway", "twilio_error", "twiml_messages"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FROM = "+15005550006"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-# Twilio's own wording for the errors the sandbox produces.
-ERRORS = {
-    20001: (400, "Invalid filter or paging parameter"),
-    20003: (401, "Authenticate"),
-    20404: (404, "The requested resource was not found"),
-    20429: (429, "Too Many Requests"),
-    20500: (500, "Internal Server Error"),
-    21211: (400, "Invalid 'To' Phone Number"),
-    21408: (400, "Permission to send an SMS has not been enabled for the region indicated by the 'To' number"),
-    21602: (400, "Message body is required."),
-    21603: (400, "A 'From' phone number is required."),
-    21604: (400, "A 'To' phone number is required."),
-    21610: (400, "Attempt to send to unsubscribed recipient"),
-    21612: (400, "The 'To' phone number is not currently reachable via SMS"),
-    21614: (400, "'To' number is not a valid mobile number"),
-}
-UNDELIVERED = (30003, "Unreachable destination handset")
-
-
-def twilio_error(code: int) -> web.Response:
-    """A Twilio-style JSON error response."""
-    status, message = ERRORS[code]
-    body = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status}
-    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
-    return web.json_response(body, status=status, headers=headers)
 
 
 class TwilioGateway:
@@ -62,15 +42,19 @@ class TwilioGateway:
         self.status_callback_default = status_callback_default
         self.delivery_delay = delivery_delay
         self.store = SmsStore()
+        self.senders = SenderQueues()
+        self.gate = RequestGate(faults)
         self.callbacks_failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queued: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
 
     def routes(self) -> list[web.RouteDef]:
         """The API routes, under /2010-04-01/Accounts/{sid}/."""
         base = f"/{API_VERSION}/Accounts/{{account}}/Messages"
-        return [web.post(base + ".json", self.create), web.get(base + ".json", self.list),
-                web.get(base + "/{sid}.json", self.fetch)]
+        gate = self.gate
+        return [web.post(base + ".json", gate(self.create)), web.get(base + ".json", gate(self.list)),
+                web.get(base + "/{sid}.json", gate(self.fetch))]
 
     def _authorized(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
@@ -105,32 +89,51 @@ class TwilioGateway:
             messaging_service_sid=str(service) if service else None,
             status_callback=str(form.get("StatusCallback") or "") or self.status_callback_default,
         )
+        # Sent with both From and MessagingServiceSid, a message queues on the number: Twilio sends from it.
+        queue_key = sender or str(service)
         fate = self.faults.transient()
         if fate == "timeout":
             # Accepted-then-timed-out is the case exactly-once recovery (lookup) exists for.
             if self.faults.faults.timeout_accepts:
-                self._accept(record)
+                self._accept(record, queue_key)
             await asyncio.sleep(self.faults.faults.timeout_seconds)
             return twilio_error(20500)
         if fate == "throttle":
             return twilio_error(20429)
         if fate == "error":
             return twilio_error(20500)
-        self._accept(record)
+        self._accept(record, queue_key)
         return web.json_response(record.to_json(), status=201)
 
-    def _accept(self, record: SmsRecord) -> None:
+    def _accept(self, record: SmsRecord, queue_key: str | None = None) -> None:
         self.store.add(record)
-        self._spawn(self._progress(record, self.faults.undelivered()))
+        undelivered = self.faults.undelivered()
+        key = queue_key or record.from_
+        sender = self.faults.sender_class(key)
+        if sender is None:
+            self._spawn(self._progress(record, undelivered))
+            return
+        leaves = self.senders.place(key, record.sid, record.num_segments, sender, self.faults.faults.queue_seconds)
+        if leaves is None:
+            self._spawn(self._overflow(record))
+            return
+        self._queued.add(self._spawn(self._progress(record, undelivered, key, leaves)))
 
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._queued.discard)
+        return task
 
-    async def _progress(self, record: SmsRecord, undelivered: bool) -> None:
+    async def _progress(self, record: SmsRecord, undelivered: bool, queue_key: str | None = None,
+                        leaves: float | None = None) -> None:
         # queued -> sent -> delivered | undelivered, one callback per step after queued.
-        await asyncio.sleep(self.delivery_delay)
+        wait = 0.0 if leaves is None else max(0.0, leaves - time.monotonic())
+        await asyncio.sleep(wait + self.delivery_delay)
+        if queue_key is not None:
+            self.senders.left(queue_key, record.sid)
+            self._queued.discard(asyncio.current_task())  # type: ignore[arg-type]
         record.set_status("sent")
         await self._status_callback(record)
         await asyncio.sleep(self.delivery_delay)
@@ -139,6 +142,18 @@ class TwilioGateway:
         else:
             record.set_status("delivered")
         await self._status_callback(record)
+
+    async def _overflow(self, record: SmsRecord) -> None:
+        # Twilio accepts the request, then fails the message once it finds the sender's queue full.
+        await asyncio.sleep(self.delivery_delay)
+        record.set_status("failed", *QUEUE_OVERFLOW)
+        await self._status_callback(record)
+
+    def clear_queues(self) -> None:
+        """Drop every message still waiting on a sender's queue, and the queues."""
+        for task in list(self._queued):
+            task.cancel()
+        self.senders.clear()
 
     async def _status_callback(self, record: SmsRecord) -> None:
         if not record.status_callback:
