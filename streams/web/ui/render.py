@@ -195,7 +195,10 @@ def html_guarded(handler: Callable[..., Awaitable[web.StreamResponse]]) -> Calla
                 remember_language(exc, request)
                 raise
             except Exception as exc:  # noqa: BLE001 - the contract is "never a 500"
-                log.error("unexpected %s in %s %s", type(exc).__name__, request.method, request.path)
+                # The route's pattern, not the path: a member link's path is its signed token.
+                resource = getattr(request.match_info.route, "resource", None)
+                log.error("unexpected %s in %s %s", type(exc).__name__, request.method,
+                          resource.canonical if resource is not None else "-")
                 response = error_page(503, "err.unavailable")
             remember_language(response, request)
             return response
