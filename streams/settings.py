@@ -6,9 +6,11 @@ import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+import pycountry
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,14 +88,88 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+# Twilio's documented default throughput per sender type, in SMS segments per second: a long code sends 1 (an
+# international long code or a US 10DLC campaign often 10: set segments_per_second), a toll-free number 3, a short
+# code 100. A Messaging Service sends at the sum of its numbers: give its type and rate.
+SENDER_RATES = {"long_code": 1.0, "toll_free": 3.0, "short_code": 100.0}
+
+
+class SenderSettings(_Frozen):
+    """One sender of a pool: a From number or a Messaging Service SID, its type, its limit and its countries."""
+
+    from_number: str | None = Field(None, description="The sender's phone number or short code.")
+    messaging_service_sid: str | None = Field(None, description="A Messaging Service SID (MG...) instead of a number.")
+    type: Literal["long_code", "toll_free", "short_code"] = Field(
+        "long_code", description="Sender type: its default limit (long_code 1, toll_free 3, short_code 100 seg/s).")
+    segments_per_second: float | None = Field(
+        None, gt=0, description="This sender's limit in segments/s, when it is not its type's default.")
+    countries: tuple[str, ...] = Field((), description=(
+        "ISO country codes of the phones this sender is for (a local number); empty: any country."))
+
+    @field_validator("from_number")
+    @classmethod
+    def _number(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("+") and value[1:].isdigit() or value.isdigit()):
+            raise ValueError("from_number must be an E.164 number (+...) or a short code (digits)")
+        return value
+
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _service(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("MG") and len(value) == 34 and value[2:].isalnum()):
+            raise ValueError("messaging_service_sid must be 'MG' followed by 32 letters and digits")
+        return value
+
+    @field_validator("countries", mode="before")
+    @classmethod
+    def _countries(cls, value):
+        codes = [value] if isinstance(value, str) else list(value or ())
+        known = {c.alpha_2 for c in pycountry.countries}
+        out = []
+        for code in codes:
+            code = str(code).strip().upper()
+            if code not in known:
+                raise ValueError(f"{code!r} is not an ISO 3166 country code")
+            out.append(code)
+        return tuple(out)
+
+    @model_validator(mode="after")
+    def _one_sender(self):
+        if bool(self.from_number) == bool(self.messaging_service_sid):
+            raise ValueError("give either from_number or messaging_service_sid")
+        return self
+
+    @property
+    def sender_id(self) -> str:
+        """The number or the Messaging Service SID: how the pacer and the dashboard name this sender."""
+        return self.from_number or self.messaging_service_sid or ""
+
+    @property
+    def rate(self) -> float:
+        """Segments per second."""
+        return self.segments_per_second or SENDER_RATES[self.type]
+
+
 class TwilioSettings(_Frozen):
     """The Twilio (or Twilio-compatible sandbox) account used for SMS."""
 
     base_url: str = Field("http://127.0.0.1:8025", description="Twilio API base URL (the sandbox in dev).")
     account_sid: str = Field(SANDBOX_ACCOUNT_SID, description="Account SID.")
     auth_token: SecretStr = Field(SecretStr(SANDBOX_AUTH_TOKEN), description="Auth token; signs webhooks.")
-    from_number: str = Field("+15005550006", description="Sender phone number (E.164).")
+    from_number: str = Field("+15005550006", description=(
+        "Sender phone number (E.164) when no pool is set: it sends at delivery.sms_segments_per_second."))
+    senders: tuple[SenderSettings, ...] = Field((), description=(
+        "A pool of senders (JSON list): each member is sent from one of them, sticky, a sender listing the "
+        "phone's country first; each is paced at its own limit, so the pool sends at their sum."))
     timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout per request.")
+
+    @field_validator("senders")
+    @classmethod
+    def _distinct(cls, value):
+        seen = [s.sender_id for s in value]
+        if len(seen) != len(set(seen)):
+            raise ValueError("each sender may appear only once")
+        return value
 
 
 class SmtpSettings(_Frozen):

@@ -98,6 +98,12 @@ class Sandbox:
         return [{"to": i[0], "t": i[2], "body": i[3], "status": i[5], "segments": i[6]}
                 for i in items if i[1] == FROM and i[4] == "outbound-api"]
 
+    def outbound(self, start: int = 0) -> list[dict]:
+        """SMS sent through the API from any sender (a pool), from record `start` on, with exact creation times."""
+        items = self._probed(f"/probe/sms?start={start}")["items"]
+        return [{"to": i[0], "from": i[1], "t": i[2], "body": i[3], "status": i[5], "segments": i[6]}
+                for i in items if i[4] == "outbound-api"]
+
     def mail(self, start: int = 0) -> list[dict]:
         """Mails received from mail `start` on, with exact times (epoch seconds)."""
         return [{"to": i[0], "t": i[1], "subject": i[2], "text": i[3], "message_id": i[4]}

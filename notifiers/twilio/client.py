@@ -93,17 +93,21 @@ class TwilioSmsNotifier(Notifier):
         log.warning("twilio %s failed: %s retryable=%s", operation, error.code, error.retryable)
         raise error
 
-    async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None) -> SendResult:
-        """Send one SMS; `subject` is ignored (SMS has none); `key` rides on the StatusCallback URL.
+    async def send(self, to: str, body: str, subject: str | None = None, key: str | None = None,
+                   sender=None) -> SendResult:
+        """Send one SMS; `subject` is ignored (SMS has none); `key` rides on the StatusCallback URL; `sender` (an
+        object with `from_number` and `messaging_service_sid`, one of a pool's) replaces the configured sender.
 
         Twilio has no idempotency key, so `key` cannot stop a repeat; it tells the receipt which notification
         it belongs to.
         """
         params: dict[str, str] = {"to": to, "body": body}
-        if self._service:
-            params["messaging_service_sid"] = self._service
-        if self._from:
-            params["from_"] = self._from
+        service, number = ((sender.messaging_service_sid, sender.from_number) if sender is not None
+                           else (self._service, self._from))
+        if service:
+            params["messaging_service_sid"] = service
+        if number:
+            params["from_"] = number
         if self._status_callback:
             params["status_callback"] = status_callback_url(self._status_callback, key)
         message = await self._call("create", self._twilio().messages.create_async(**params))
@@ -111,11 +115,12 @@ class TwilioSmsNotifier(Notifier):
             raise NotifierError("provider returned no message sid", code="no-sid")
         return SendResult(provider_id=message.sid, segments=int(message.num_segments or 1))
 
-    async def lookup(self, to: str, since: datetime) -> list[ProviderMessage]:
-        """Messages from our number to `to` created at or after `since` (newest first)."""
+    async def lookup(self, to: str, since: datetime, any_sender: bool = False) -> list[ProviderMessage]:
+        """Messages from our number (from any of the account's senders with `any_sender`: a pool) to `to`
+        created at or after `since` (newest first)."""
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
         filters: dict[str, object] = {"to": to, "date_sent_after": since.astimezone(UTC)}
-        if self._from:
+        if self._from and not any_sender:
             filters["from_"] = self._from
         found = await self._call("list", self._twilio().messages.list_async(**filters))
         result = []

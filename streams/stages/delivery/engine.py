@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from agents.pacing import Abandoned, Pacer, backoff
+from agents.senders import SenderPool
 from notifiers.base import ProviderMessage
 from notifiers.errors import OUTCOME_UNKNOWN_CODES, NotifierError, RecipientOptedOut
 from notifiers.segments import segments
@@ -69,7 +70,10 @@ class Deliverer:
         self.rt = rt
         self.registry = registry or default_registry()
         d = rt.settings.delivery
-        self.pacers = {Channel.sms: Pacer(d.sms_segments_per_second), Channel.email: Pacer(d.email_per_second)}
+        # SMS: one pacer per sender of the pool, each at its own limit (the pool sends at their sum); email: one.
+        self.pool = SenderPool.from_settings(rt.settings.twilio, d.sms_segments_per_second)
+        self.sender_pacers = {s.sender_id: Pacer(s.rate) for s in self.pool.senders}
+        self.pacers = {Channel.email: Pacer(d.email_per_second)}
         self.inflight: dict[str, asyncio.Event] = {}
         # Keys not settled yet (sending, retrying, or an SMS awaiting its receipt): what the reconciler
         # looks at, so it never walks the whole ledger. Built from the ledger on first use after start-up.
@@ -90,7 +94,10 @@ class Deliverer:
         self._active: set[int] | None = None
         # Bumped on every ledger write: progress counts are recomputed only when something changed.
         self.writes = 0
-        self.base_rates = {Channel.sms: d.sms_segments_per_second, Channel.email: d.email_per_second}
+        # Called as listener(key, prior, entry) after every ledger write this worker makes (prior: the entry it
+        # replaced, or None): incremental counts (delivery/progress.py) follow the ledger without scanning it.
+        self.listeners: list = []
+        self.base_rates = {Channel.email: d.email_per_second, **{s.sender_id: s.rate for s in self.pool.senders}}
         # Separate concurrency per lane, so a bulk fan-out never holds the slots an alert needs.
         self._sem = {Lane.priority: asyncio.Semaphore(32), Lane.bulk: asyncio.Semaphore(128)}
 
@@ -230,9 +237,15 @@ class Deliverer:
                 if not self.ownership.owns(n.idempotency_key):
                     await self._hand_over(n)
                     return
-                cost = segments(n.body).segments if n.channel is Channel.sms else 1
+                if n.channel is Channel.sms:
+                    sender = self.pool.choose(n.to)
+                    cost, pacer = segments(n.body).segments, self.sender_pacers[sender.sender_id]
+                    # A pool names the sender on each request; one sender is the notifier's own.
+                    extra = {"sender": sender} if self.pool.pooled else {}
+                else:
+                    cost, pacer, extra = 1, self.pacers[n.channel], {}
                 try:
-                    await self.pacers[n.channel].acquire(cost, priority=n.lane is Lane.priority)
+                    await pacer.acquire(cost, priority=n.lane is Lane.priority)
                 except Abandoned:
                     await self._hand_over(n)
                     return
@@ -242,7 +255,7 @@ class Deliverer:
                     await self._hand_over(n)
                     return
                 # The idempotency key makes an email resent after a crash carry the same Message-ID.
-                result = await notifier.send(n.to, n.body, n.subject, key=n.idempotency_key)
+                result = await notifier.send(n.to, n.body, n.subject, key=n.idempotency_key, **extra)
             except NotifierError as exc:
                 await self._failed(n, exc)
             else:
@@ -266,7 +279,10 @@ class Deliverer:
                 # Bounded like sends: after a crash thousands of numbers are looked up at once, and an unbounded
                 # burst of list requests makes the provider (and its rate limits) time every one of them out.
                 async with self._sem[notes[0].lane]:
-                    found = await self.notifier(Channel.sms).lookup(notes[0].to, min(marks.values()) - LOOKUP_MARGIN)
+                    # From any sender of a pool: the pool may have changed since, and the phone's sender with it.
+                    found = await self.notifier(Channel.sms).lookup(
+                        notes[0].to, min(marks.values()) - LOOKUP_MARGIN,
+                        **({"any_sender": True} if self.pool.pooled else {}))
             except NotifierError as exc:
                 for n in notes:
                     await self._failed(n, exc)
@@ -302,7 +318,11 @@ class Deliverer:
     def abandon_waiting(self) -> int:
         """A rebalance has started: give up every send still waiting for its turn, so the agents finish their
         batches and the rebalance completes in a moment (not once a throttled batch has drained)."""
-        return sum(pacer.abandon() for pacer in self.pacers.values())
+        return sum(pacer.abandon() for pacer in self.all_pacers())
+
+    def all_pacers(self):
+        """Every pacer: one per SMS sender, and email's."""
+        return [*self.sender_pacers.values(), *self.pacers.values()]
 
     def _sid_owner(self, provider_id: str) -> str | None:
         return self.claimed.get(provider_id) or self.rt.tables.sid_index.get(provider_id)
@@ -438,9 +458,13 @@ class Deliverer:
         return len(stale_sent) + len(unsettled)
 
     def put(self, key: str, entry: LedgerEntry) -> None:
-        """Write a ledger entry (every write goes through here)."""
-        self.rt.tables.ledger[key] = entry
+        """Write a ledger entry (every write goes through here) and tell the listeners."""
+        ledger = self.rt.tables.ledger
+        prior = ledger.get(key) if self.listeners else None
+        ledger[key] = entry
         self.writes += 1
+        for listener in self.listeners:
+            listener(key, prior, entry)
 
     def pace(self) -> None:
         """Share each sender's limit among the workers: this one sends at the limit times its share of the
@@ -449,8 +473,8 @@ class Deliverer:
         share = len(self.ownership.active()) / self.ownership.partitions
         if not share:
             return  # owning nothing (a rebalance, shutting down) it sends nothing: keep the last share
-        for channel, pacer in self.pacers.items():
-            pacer.rate = self.base_rates[channel] * share
+        for name, pacer in (*self.sender_pacers.items(), *self.pacers.items()):
+            pacer.rate = self.base_rates[name] * share
 
     def _observe(self, n: Notification, state: DeliveryState, exc: NotifierError | None = None) -> None:
         metrics = self.rt.hooks.metrics

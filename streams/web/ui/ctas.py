@@ -6,7 +6,8 @@ from aiohttp import web
 from faust.web import View
 
 from agents.audience import select_members
-from agents.fanout import letter_prefill, prefill, reachable
+from agents.fanout import address, letter_prefill, prefill, reachable
+from agents.senders import SenderPool
 from agents.regions import load_region_table
 from notifiers.segments import segments
 from schemas.actions import LETTER_KINDS, Audience
@@ -57,10 +58,26 @@ def reach(rt: Runtime, case, audience: dict, channels: list[str], texts: dict[st
     all_texts = {**prefill(case, "sign_on_letter", missing), **texts} if missing else texts
     segs = {lang: segments(text).segments for lang, text in all_texts.items()}
     d = rt.settings.delivery
-    sms_seconds = sum(n * segs.get(lang, segs.get("en", 1)) for lang, n in by_lang.items()) / d.sms_segments_per_second
+    pool = sender_pool(rt)
+    # Each phone goes from its own sender at that sender's limit: the fan-out lasts as long as the busiest one.
+    sms_seconds = pool.seconds((address(m, Channel.sms), segs.get(m.language, segs.get("en", 1)))
+                               for m in counted.get("sms", []))
     mail_seconds = len(counted.get("email", [])) / d.email_per_second
+    total = sum(n * segs.get(lang, segs.get("en", 1)) for lang, n in by_lang.items())
     return {"recipients": {k: len(v) for k, v in counted.items()}, "sms_by_language": by_lang, "segments": segs,
-            "seconds": round(max(sms_seconds, mail_seconds), 1), "sms_rate": d.sms_segments_per_second}
+            "seconds": round(max(sms_seconds, mail_seconds), 1),
+            # The rate this audience gets from the pool (its phones are not spread evenly over the senders):
+            # the form scales the estimate by it while the texts are edited.
+            "sms_rate": round(total / sms_seconds, 3) if sms_seconds else pool.rate,
+            "pool_rate": pool.rate, "senders": len(pool.senders)}
+
+
+def sender_pool(rt: Runtime) -> SenderPool:
+    """The worker's SMS sender pool (the deliverer's, or one built from settings)."""
+    deliverer = rt.hooks.deliverer
+    if deliverer is not None:
+        return deliverer.pool
+    return SenderPool.from_settings(rt.settings.twilio, rt.settings.delivery.sms_segments_per_second)
 
 
 TARGET_FIELDS = ("name", "title", "address", "email", "language")
