@@ -103,6 +103,9 @@ class LedgerEntry(BaseModel):
         None, description="The mark of the earliest attempt that may have reached the provider unseen (a crash or a "
                           "timeout): from then on the key is only sent after asking the provider, and a message "
                           "created after this (less the clock skew) may be it. Kept until the provider accepts it.")
+    body_digest: str | None = Field(None, description=(
+        "A keyed hash of the SMS text being sent, when the notification itself is not kept (a call to action's, "
+        "rebuilt from its plan after a crash): recovery recognises the message the provider holds by it."))
     provider_id: str | None = Field(None, description="Twilio MessageSid or SMTP Message-ID, once accepted.")
     at: IsoDatetime | None = Field(None, description="When the provider accepted it (or the recovery lookup found it).")
     recovered: bool | None = Field(None, description="Set with provider_id: whether the recovery lookup found the "

@@ -17,6 +17,7 @@ from streams.stages.alerts import Alerts
 from streams.stages.audit import AuditTrail
 from streams.stages.cases import CaseFile
 from streams.stages.delivery import Delivery
+from streams.stages.delivery.compaction import LedgerCompactor
 from streams.stages.escalation import Escalator
 from streams.stages.fanout import FanOut
 from streams.stages.followups import FollowUps
@@ -49,7 +50,7 @@ def build(settings: Settings | None = None) -> Runtime:
     replica = rt.views.attach(settings)
     rt.app.task(replica.run)
     # Delivery first: the alert hook and intake's direct page hand notifications to its deliverer.
-    for stage in (Delivery(rt), Intake(rt), CaseFile(rt), Alerts(rt), Escalator(rt), FanOut(rt), FollowUps(rt),
+    for stage in (Delivery(rt), LedgerCompactor(rt), Intake(rt), CaseFile(rt), Alerts(rt), Escalator(rt), FanOut(rt), FollowUps(rt),
                   Replies(rt), Retention(rt), LetterDelivery(rt), AuditTrail(rt)):
         stage.register()
     metrics = register_metrics(rt)

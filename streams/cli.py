@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
 from streams.commands import (
     audit_cmd, classify_cmd, keys_cmd, members_cmd, report_cmd, sandbox_cmd, shred_cmd, tokens_cmd, topics_cmd,
     worker_cmd,
@@ -22,9 +24,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script; a setting that does not validate is named, without a traceback."""
     args = build_parser().parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        return int(args.run(args) or 0)
+    except ValidationError as exc:
+        if exc.title not in ("Settings", "TwilioSettings", "SenderSettings"):
+            raise
+        print(f"solidarity: {exc.error_count()} setting(s) not valid:", file=sys.stderr)
+        for error in exc.errors(include_url=False, include_input=False):
+            where = ".".join(str(part) for part in error["loc"])
+            names = []
+            for part in error["loc"][:2]:
+                if isinstance(part, int):
+                    break
+                names.append(str(part).upper())
+            env = "SOLIDARITY_" + "__".join(names)
+            print(f"  {where} ({env}): {error['msg']}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

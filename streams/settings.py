@@ -126,10 +126,10 @@ class SenderSettings(_Frozen):
         codes = [value] if isinstance(value, str) else list(value or ())
         known = {c.alpha_2 for c in pycountry.countries}
         out = []
-        for code in codes:
-            code = str(code).strip().upper()
+        for given in codes:
+            code = str(given).strip().upper()
             if code not in known:
-                raise ValueError(f"{code!r} is not an ISO 3166 country code")
+                raise ValueError(f"{given!r} is not an ISO 3166 country code")
             out.append(code)
         return tuple(out)
 
@@ -202,6 +202,9 @@ class DeliverySettings(_Frozen):
     clock_skew_seconds: float = Field(5.0, ge=0, le=60, description=(
         "How far the provider's clock may run behind ours: after a crash, a provider message counts as a "
         "notification's only if created after its 'sending' mark less this."))
+    compact_after_hours: float = Field(24.0, ge=0, description=(
+        "A call to action finished this long ago has its settled ledger entries compacted away (who it reached "
+        "is kept; none of its notifications can be sent again)."))
     plan_quiet_seconds: float = Field(15.0, gt=0, description=(
         "An unfinished call to action that has handed nothing to the deliverer for this long has its plan "
         "compared with the ledger, and every planned notification with no ledger entry is delivered."))

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from schemas.cases import Case
 from schemas.escalation import Escalation
 from schemas.replies import SmsDraft
-from schemas.notifications import LedgerEntry
+from schemas.notifications import FINAL_STATES, LedgerEntry
 from streams import codecs, crypto, stores
 from streams.runtime import Runtime
 
@@ -67,6 +67,16 @@ class ModelTable(Generic[M]):
     def __contains__(self, key: str) -> bool:
         return key in self.table
 
+    def pop(self, key: str, default=None):
+        """Delete the key (a tombstone on the changelog); its model, or `default`."""
+        if key not in self.table:
+            return default
+        model = self.get(key)
+        del self.table[key]
+        if self._cache is not None:
+            self._cache.pop(key, None)
+        return model
+
     def items(self, where: Callable[[str], bool] | None = None) -> Iterator[tuple[str, M]]:
         """Every (key, model) in the locally held partitions; with `where`, only keys it accepts (others are
         not parsed)."""
@@ -99,6 +109,19 @@ class Ledger(ModelTable[LedgerEntry]):
 
     def __init__(self, table) -> None:
         super().__init__(table, LedgerEntry, cache=True, exclude_none=True)
+
+    # Only unsettled entries stay parsed: a settled one is read again only if its notification turns up again,
+    # and keeping a parsed copy of every settled entry beside its stored form doubled the ledger's memory.
+    def __setitem__(self, key: str, value: LedgerEntry) -> None:
+        super().__setitem__(key, value)
+        if value.state in FINAL_STATES:
+            self._cache.pop(key, None)
+
+    def _parse(self, key: str, raw) -> LedgerEntry:
+        model = super()._parse(key, raw)
+        if model.state in FINAL_STATES:
+            self._cache.pop(key, None)
+        return model
 
 
 @dataclass

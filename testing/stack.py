@@ -258,6 +258,26 @@ class Stack:
 
         return crypto.start(self.settings())
 
+    def raw_records(self, name: str) -> list[tuple[bytes | None, bytes | None]]:
+        """Every (key, value) of a topic by its full name (a changelog too), from the beginning to its current end;
+        a tombstone's value is None."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.env["SOLIDARITY_KAFKA__BOOTSTRAP_SERVERS"], group_id=None,
+                                 enable_auto_commit=False)
+        try:
+            parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            end = consumer.end_offsets(parts)
+            out = []
+            while any(consumer.position(tp) < end[tp] for tp in parts):
+                for batch in consumer.poll(timeout_ms=500).values():
+                    out += [(r.key, r.value) for r in batch]
+            return out
+        finally:
+            consumer.close()
+
     def read_topic(self, spec, timeout: float = 10.0) -> list[tuple[bytes | None, bytes]]:
         """Every record of one of this stack's catalogue topics, from the beginning to its current end."""
         from streams.admin import read_all

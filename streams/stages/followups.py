@@ -16,6 +16,7 @@ import logging
 from schemas.notifications import DeliveryState
 from streams.ownership import Ownership, flowing
 from streams.runtime import Runtime
+from streams.stages.delivery.compaction import reached_key
 from streams.stages.delivery.plans import recipients_key
 
 log = logging.getLogger("solidarity.plans")
@@ -50,6 +51,11 @@ class FollowUps:
             for key, entry in entries:
                 if entry.state in RECEIVED and entry.member_id and entry.channel:
                     found[self.ownership.partition(key)].setdefault(entry.member_id, set()).add(entry.channel.value)
+            # A followed action whose partition was compacted left who it reached there (delivery/compaction.py).
+            for earlier in action.follows:
+                for p in todo:
+                    for member_id, chans in (views.plans.get(reached_key(earlier, p)) or {}).items():
+                        found[p].setdefault(member_id, set()).update(chans)
             for p, pairs in found.items():
                 value = {m: sorted(chans) for m, chans in pairs.items()}
                 fut = await self.rt.topics.actions_plans.send(key=recipients_key(action.action_id, p).encode(),

@@ -10,7 +10,6 @@ import uuid
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from schemas.cases import CaseEvent, CaseSnapshot
 from schemas.members import Member
@@ -58,21 +57,7 @@ def sealed_ids(value) -> set[str]:
 
 def changelog(stack, table: str) -> list[tuple[bytes | None, bytes | None]]:
     """Every record of one of the worker's table changelogs."""
-    name = f"{stack.env['SOLIDARITY_APP_ID']}-{table}-changelog"
-    consumer = KafkaConsumer(bootstrap_servers=stack.env["SOLIDARITY_KAFKA__BOOTSTRAP_SERVERS"], group_id=None,
-                             enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        out = []
-        while any(consumer.position(tp) < end[tp] for tp in parts):
-            for batch in consumer.poll(timeout_ms=500).values():
-                out += [(r.key, r.value) for r in batch]
-        return out
-    finally:
-        consumer.close()
+    return stack.raw_records(f"{stack.env['SOLIDARITY_APP_ID']}-{table}-changelog")
 
 
 def test_cli_shred_leaves_a_tombstone_and_no_copy_opens(stack, reporter_token, secretariat_token):

@@ -33,6 +33,8 @@ log = logging.getLogger("solidarity.delivery")
 SETTLED = frozenset({DeliveryState.sent, DeliveryState.delivered, DeliveryState.failed, DeliveryState.opted_out,
                      DeliveryState.cancelled, DeliveryState.unknown})
 UNKNOWN_OUTCOME = DeliveryState.sending
+# Keys of a call to action's notifications (agents.fanout.action_key): rebuilt from the plan after a crash.
+ACTION_PREFIX = "act:"
 # Not settled and still to be sent: what the reconciler finishes after a crash (with SMS awaiting a receipt).
 PENDING = frozenset({UNKNOWN_OUTCOME, DeliveryState.retrying})
 RECONCILED = PENDING | {DeliveryState.sent}
@@ -144,6 +146,9 @@ class Deliverer:
             prior = ledger.get(key)
             if key in seen or (prior is not None and prior.state in SETTLED):
                 continue
+            if prior is None and self.compacted(n):
+                log.info("notification %s refused: its action's ledger partition was compacted (it was settled)", key)
+                continue
             seen.add(key)
             todo.append((n, prior))
             self.inflight[key] = asyncio.Event()
@@ -152,10 +157,16 @@ class Deliverer:
                 self.last_progress[n.action_id] = time.monotonic()
             now = utcnow()
             if prior is None or prior.state != UNKNOWN_OUTCOME:
-                # The notification rides along until it settles, so the reconciler can finish it after a crash.
+                # An alert or a reply rides along until it settles, so the reconciler can finish it after a crash.
+                # A call to action's notification does not: the reconciler rebuilds it from the action's plan,
+                # and an SMS's keyed digest recognises what the provider holds (sealing the whole notification
+                # into every mark was a third of the mark's cost).
+                rebuildable = key.startswith(ACTION_PREFIX) and n.action_id is not None
                 self.put(key, LedgerEntry(state=UNKNOWN_OUTCOME, since=now, marked_at=now, attempt=n.attempt,
                                           action_id=n.action_id, channel=n.channel, member_id=n.member_id,
-                                          notification=n,
+                                          notification=None if rebuildable else n,
+                                          body_digest=body_digest(n.body) if rebuildable and n.channel is Channel.sms
+                                          else None,
                                           uncertain_since=None if prior is None else prior.uncertain_since))
             elif not prior.uncertain_since:
                 # Found 'sending' at the start of a batch: the attempt marked then may have reached the provider
@@ -289,9 +300,14 @@ class Deliverer:
                 return
             taken: set[str] = set()
             resend = []
+            digests = {n.idempotency_key: getattr(ledger.get(n.idempotency_key), "body_digest", None) for n in notes}
             for n in sorted(notes, key=lambda n: marks[n.idempotency_key], reverse=True):
                 start = marks[n.idempotency_key] - skew
-                same = sorted((m for m in found if (m.body or "") == n.body and m.provider_id not in taken
+                sent_as = digests[n.idempotency_key]
+                # The text sent, by its digest when the mark kept one (the rebuilt text can differ: a member who
+                # changed language since), else the notification's own.
+                same = sorted((m for m in found if m.provider_id not in taken
+                               and (body_digest(m.body or "") == sent_as if sent_as else (m.body or "") == n.body)
                                and claimable(m.provider_id, n.idempotency_key, owners)),
                               key=lambda m: _created(m))
                 match = next((m for m in same if _created(m) >= start), None)
@@ -424,23 +440,26 @@ class Deliverer:
                               or (e.state is DeliveryState.sent and e.channel is Channel.sms)}
             self._index_ready, self._active = True, active
             self.writes += 1
-        stale_sent, unsettled = [], []
+        stale_sent, unsettled, rebuilt = [], [], []
         for key in list(self.unsettled):
             entry = tb.ledger.get(key)
             if entry is None or entry.state not in RECONCILED or not self.ownership.owns(key, active):
                 self.unsettled.discard(key)
                 continue
-            if key in self.inflight or len(stale_sent) + len(unsettled) >= limit:
+            if key in self.inflight or len(stale_sent) + len(unsettled) + len(rebuilt) >= limit:
                 continue
             since = entry.at or entry.since
             if since > cutoff:
                 continue
             if entry.state is DeliveryState.sent and entry.channel is Channel.sms:
                 stale_sent.append((key, entry))
-            elif entry.state in PENDING and entry.notification is not None:
+            elif entry.state in PENDING:
                 if entry.state is DeliveryState.retrying and since > cutoff - timedelta(seconds=d.backoff_max_seconds):
                     continue
-                unsettled.append(entry.notification)
+                if entry.notification is not None:
+                    unsettled.append(entry.notification)
+                else:
+                    rebuilt.append((key, entry))
         notifier = self.notifier(Channel.sms) if stale_sent else None
         for key, entry in stale_sent:
             try:
@@ -452,10 +471,53 @@ class Deliverer:
                 await settle_receipt(self.rt, DeliveryStatus(
                     idempotency_key=key, member_id=entry.member_id or "", channel=Channel.sms, state=receipt,
                     action_id=entry.action_id, provider_id=entry.provider_id, reason="receipt"))
+        unsettled += await self._rebuild(rebuilt)
         if unsettled:
             # deliver_batch asks the provider first for anything whose outcome is unknown.
             await self.deliver_batch(unsettled)
         return len(stale_sent) + len(unsettled)
+
+    async def _rebuild(self, found: list[tuple[str, LedgerEntry]]) -> list[Notification]:
+        """Call-to-action notifications left unsettled, rebuilt from their action's plan (the marks do not keep
+        them); one that can no longer be built (its member or case gone) ends `unknown`, since its first
+        attempt may have reached the provider."""
+        from streams.stages.delivery.plans import notifications_for, signers
+
+        notes: list[Notification] = []
+        views = self.rt.views
+        for key, entry in found:
+            action = views.actions.get(entry.action_id or "")
+            case = views.cases.get(action.case_id) if action is not None else None
+            member = views.members.get(entry.member_id or "")
+            made = []
+            if action is not None and case is not None and member is not None and entry.channel is not None:
+                made = [n for n in notifications_for(action, case, [member], {member.member_id: [entry.channel.value]},
+                                                     signers(self.rt, action), self.rt.settings)
+                        if n.idempotency_key == key]
+            if made:
+                notes.append(made[0].model_copy(update={"attempt": entry.attempt}))
+                continue
+            stub = Notification(idempotency_key=key, member_id=entry.member_id or "-", channel=entry.channel or Channel.sms,
+                                to="-", language="en", body="-", action_id=entry.action_id,
+                                case_id=action.case_id if action is not None else None, attempt=entry.attempt)
+            await self._unknown(stub, "it could not be rebuilt after a crash (its member, case or action is gone), "
+                                      "and its first attempt may have reached the provider")
+        return notes
+
+    def compacted(self, n: Notification) -> bool:
+        """Whether the notification's action has had this key's ledger partition compacted: every key there was
+        final, so this one was settled and must not be sent again (streams/stages/delivery/compaction.py)."""
+        if not n.action_id or not n.idempotency_key.startswith(ACTION_PREFIX):
+            return False
+        from streams.stages.delivery.compaction import reached_key
+
+        return reached_key(n.action_id, self.ownership.partition(n.idempotency_key)) in self.rt.views.plans
+
+    def forget(self, key: str) -> None:
+        """Remove a settled entry (ledger compaction); the listeners are not told: counts keep it."""
+        self.rt.tables.ledger.pop(key, None)
+        self.unsettled.discard(key)
+        self.writes += 1
 
     def put(self, key: str, entry: LedgerEntry) -> None:
         """Write a ledger entry (every write goes through here) and tell the listeners."""
@@ -484,6 +546,11 @@ class Deliverer:
                                 state=state, action_id=n.action_id, attempt=n.attempt,
                                 error_code=exc.code if exc else None, retryable=exc.retryable if exc else None)
         self.rt.topics.notifications_status.send_soon(key=n.idempotency_key.encode(), value=status)
+
+
+def body_digest(body: str) -> str:
+    """A keyed hash of an SMS text (the blind-index key: no one without it can test a guessed text)."""
+    return crypto.sealer().blind("sms-body", body)
 
 
 def _created(m: ProviderMessage) -> datetime:
