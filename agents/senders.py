@@ -32,7 +32,19 @@ class Sender:
 
 @lru_cache(maxsize=200_000)
 def phone_country(phone: str) -> str | None:
-    """The ISO country of an E.164 number, or None (cached: a fan-out asks once per phone)."""
+    """The ISO country of an E.164 number, or None (cached: a fan-out asks once per phone).
+
+    A calling code of one country alone (+254 is Kenya) answers without parsing the number; a shared one (+1,
+    +44, +7) needs the full parse, which tells Canada from the United States by the area code.
+    """
+    if phone.startswith("+"):
+        for width in (1, 2, 3):
+            code = phone[1:1 + width]
+            regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(code)) if code.isdigit() else None
+            if regions:
+                if len(regions) == 1 and regions[0] != phonenumbers.UNKNOWN_REGION:
+                    return regions[0]
+                break
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse(phone, None))
     except phonenumbers.NumberParseException:
@@ -53,6 +65,8 @@ class SenderPool:
         if not self.senders:
             raise ValueError("a sender pool needs at least one sender")
         self.pooled = len(self.senders) > 1
+        # The phone's country matters only when some sender is a local number.
+        self._local = any(s.countries for s in self.senders)
         self._by_country: dict[str | None, tuple[Sender, ...]] = {}
         self._chosen: dict[str, Sender] = {}
 
@@ -82,7 +96,7 @@ class SenderPool:
         """The sender of this phone (the same one every time)."""
         hit = self._chosen.get(phone)
         if hit is None:
-            options = self.candidates(phone_country(phone))
+            options = self.candidates(phone_country(phone) if self._local else None)
             hit = options[0] if len(options) == 1 else max(options, key=lambda s: _weight(phone, s))
             if len(self._chosen) > 200_000:
                 self._chosen.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import ceil
 
 # GSM 03.38 default alphabet (ESC, 0x1B, excluded) and its extension table, whose characters
@@ -48,6 +49,7 @@ def _parts(costs: list[int], per_part: int) -> int:
     return parts
 
 
+@lru_cache(maxsize=4096)
 def segments(text: str) -> SegmentInfo:
     """Count the segments `text` takes as one SMS (GSM-7 when possible, else UCS-2)."""
     gsm = is_gsm7(text)

@@ -5,6 +5,7 @@ still reaches exactly those the first call reached. Counted at the sandbox's pho
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -75,6 +76,17 @@ def test_a_finished_action_leaves_the_ledger_and_no_phone_gets_it_twice(world):
     final = wait_for(lambda: (last := last_values()) and all(v is None for v in last.values()) and last, 90, 1.0,
                      "the action's ledger entries to be compacted")
     assert len(final) == 2
+    # The SMS sids of those entries leave the sid index too.
+    sids = {json.loads(v)["provider_id"] for k, v in stack.raw_records(changelog)
+            if k and prefix in k and v and "provider_id" in json.loads(v)}
+    assert len(sids) == 2
+    sid_changelog = f"{stack.env['SOLIDARITY_APP_ID']}-sid_index-changelog"
+
+    def sid_rows():
+        return {k: v for k, v in stack.raw_records(sid_changelog) if k and any(s.encode() in k for s in sids)}
+
+    wait_for(lambda: (rows := sid_rows()) and len(rows) == 2 and all(v is None for v in rows.values()), 30, 1.0,
+             "the sids to leave the sid index")
 
     # Its notifications turn up again (a replayed topic): nobody gets a second SMS.
     bulk = catalogue.full_name(catalogue.NOTIFY_BULK, stack.env["SOLIDARITY_TOPIC_PREFIX"])

@@ -107,3 +107,18 @@ def test_phone_country_reads_the_number():
     assert phone_country("+254712200001") == "KE"
     assert phone_country("+5511987654321") == "BR"
     assert phone_country("12") is None
+
+
+def test_phone_country_agrees_with_a_full_parse_for_every_countrys_example_numbers():
+    import phonenumbers
+
+    checked = 0
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            assert phone_country(e164) == phonenumbers.region_code_for_number(example), e164
+            checked += 1
+    assert checked > 400

@@ -9,7 +9,8 @@ passed, the owner of each ledger partition:
    same shape as a follow-up's recipients), so follow-ups and "who was sent what" still have it, and that
    record is the mark that the partition is compacted;
 2. only then deletes the action's entries of that partition (a tombstone on the changelog: the broker's
-   compaction drops them there too).
+   compaction drops them there too), and their SMS sids from the sid index (a recovery looks only at messages
+   created minutes before its mark, so a sid that old can no longer be claimed).
 
 What exactly once needs afterwards: a settled key must never be sent again. Every key of a compacted partition
 was final before it was deleted, so any notification of that action in that partition that still turns up (a
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 
 from schemas.base import utcnow
 from schemas.notifications import FINAL_STATES, DeliveryState
+from schemas.vocab import Channel
 from streams.ownership import flowing
 from streams.runtime import Runtime
 
@@ -81,7 +83,7 @@ class LedgerCompactor:
         """Publish the action's recipients per partition, then delete its entries there (none if any is unsettled)."""
         ledger, ownership = self.rt.tables.ledger, self.deliverer.ownership
         prefix = f"act:{action_id}:"
-        keys: dict[int, list[str]] = {p: [] for p in parts}
+        keys: dict[int, list[tuple[str, str | None]]] = {p: [] for p in parts}
         reached: dict[int, dict[str, set[str]]] = {p: {} for p in parts}
         for key, entry in ledger.items(lambda k: k.startswith(prefix) and ownership.partition(k) in keys):
             part = ownership.partition(key)
@@ -91,7 +93,7 @@ class LedgerCompactor:
                 reached.pop(part, None)
                 continue
             if part in keys:
-                keys[part].append(key)
+                keys[part].append((key, entry.provider_id if entry.channel is Channel.sms else None))
                 if entry.state in RECEIVED and entry.member_id and entry.channel:
                     reached[part].setdefault(entry.member_id, set()).add(entry.channel.value)
         removed = 0
@@ -100,8 +102,12 @@ class LedgerCompactor:
             fut = await self.rt.topics.actions_plans.send(key=reached_key(action_id, part).encode(),
                                                           value=json.dumps(value).encode())
             await fut  # the mark is on the broker before a single entry goes
-            for key in found:
+            for key, sid in found:
                 self.deliverer.forget(key)
+                if sid:
+                    # A recovery only looks at messages created minutes before its mark: a sid a day old can no
+                    # longer be claimed by anyone, so its index entry goes too.
+                    self.rt.tables.sid_index.pop(sid, None)
             removed += len(found)
         if removed:
             log.info("ledger compaction: action %s, %d settled entries removed from %d partition(s)",

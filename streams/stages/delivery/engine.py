@@ -33,6 +33,8 @@ log = logging.getLogger("solidarity.delivery")
 SETTLED = frozenset({DeliveryState.sent, DeliveryState.delivered, DeliveryState.failed, DeliveryState.opted_out,
                      DeliveryState.cancelled, DeliveryState.unknown})
 UNKNOWN_OUTCOME = DeliveryState.sending
+# Sids this process claimed, kept in memory beside the sid index (the newest ones).
+CLAIMED_KEPT = 20_000
 # Keys of a call to action's notifications (agents.fanout.action_key): rebuilt from the plan after a crash.
 ACTION_PREFIX = "act:"
 # Not settled and still to be sent: what the reconciler finishes after a crash (with SMS awaiting a receipt).
@@ -354,6 +356,11 @@ class Deliverer:
             changes["settled_at"] = now
         self.put(n.idempotency_key, revised(tb.ledger.get(n.idempotency_key), **changes))
         if n.channel is Channel.sms:
+            if len(self.claimed) >= CLAIMED_KEPT:
+                # Bounded: the sid index (the table) holds every claim; this only covers the moment before
+                # the table's own write is readable, so the oldest claims go first.
+                for old in list(self.claimed)[:CLAIMED_KEPT // 2]:
+                    del self.claimed[old]
             self.claimed[provider_id] = n.idempotency_key
             tb.sid_index[provider_id] = n.idempotency_key
         else:
@@ -363,6 +370,8 @@ class Deliverer:
             return
         # A receipt may have come before we recorded the send (or the send timed out but reached the provider).
         early = tb.early_receipts.get(n.idempotency_key)
+        if early:
+            del tb.early_receipts[n.idempotency_key]  # used once: the table does not keep every early receipt
         receipt = DeliveryState(early["state"]) if early else RECEIPTS.get(provider_status or "")
         if receipt is not None:
             await settle_receipt(self.rt, DeliveryStatus(
