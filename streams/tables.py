@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -110,12 +111,21 @@ class Ledger(ModelTable[LedgerEntry]):
     def __init__(self, table) -> None:
         super().__init__(table, LedgerEntry, cache=True, exclude_none=True)
 
-    # Only unsettled entries stay parsed: a settled one is read again only if its notification turns up again,
-    # and keeping a parsed copy of every settled entry beside its stored form doubled the ledger's memory.
+    # Each entry is held as its JSON bytes, the same bytes the changelog carries (a third of the dict they were),
+    # and only unsettled entries stay parsed: a settled one is read again only if its notification turns up
+    # again. A fan-out to 100,000 members writes 200,000 entries.
     def __setitem__(self, key: str, value: LedgerEntry) -> None:
-        super().__setitem__(key, value)
+        data = crypto.sealer().seal(LedgerEntry, value.model_dump(mode="json", exclude_none=True))
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        self.table[key] = raw
         if value.state in FINAL_STATES:
             self._cache.pop(key, None)
+        else:
+            self._cache[key] = (raw, value)
+
+    def _validate(self, raw) -> LedgerEntry:
+        # Bytes as written here (or dicts, in stand-in tables and entries written before this layout).
+        return super()._validate(json.loads(raw) if isinstance(raw, (bytes, str)) else raw)
 
     def _parse(self, key: str, raw) -> LedgerEntry:
         model = super()._parse(key, raw)
@@ -152,7 +162,7 @@ def declare_tables(rt: Runtime) -> Tables:
     def table(name: str, help: str, **kw):
         return app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, **kw)
 
-    def keyed(name: str, help: str):
+    def keyed(name: str, help: str, value_serializer: str | None = None):
         # Written from batches and timers as well as single events: the changelog partition follows the table
         # key, hashed from the same bytes as the topic keyed alike (see codecs.TableKeyCodec), so the worker
         # that consumes a key's topic partition owns its table row. The store is memory (rebuilt from the
@@ -161,6 +171,8 @@ def declare_tables(rt: Runtime) -> Tables:
         made = app.Table(name, key_type=str, value_type=None, partitions=parts, help=help, use_partitioner=True,
                          store=f"{stores.SCHEME}://local")
         made.key_serializer = codecs.TABLE_KEY
+        if value_serializer:
+            made.value_serializer = value_serializer  # "raw": the table holds bytes it encoded itself
         made.changelog_topic = made._new_changelog_topic()  # faust made one with the JSON key serializer
         return made
 
@@ -168,7 +180,8 @@ def declare_tables(rt: Runtime) -> Tables:
         cases=ModelTable(keyed("cases", "Case state by case_id."), Case),
         case_notices=keyed("case_notices", "case_id -> when the on-call was last paged or updated about it."),
         dedup_index=table("dedup_index", "Open cases by country|incident_type|case_id, for duplicate detection."),
-        ledger=Ledger(keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record.")),
+        ledger=Ledger(keyed("delivery_ledger", "Delivery state by idempotency key: the exactly-once record.",
+                            value_serializer="raw")),
         action_stats=keyed("action_stats", "Per-action plan record: targeted, queued, slices, planned, failed."),
         early_receipts=keyed("early_receipts", "Receipts that arrived before the send was recorded, by key."),
         sid_index=keyed("sid_index", "Provider message id -> idempotency key."),

@@ -31,7 +31,7 @@ async def test_the_mark_of_a_call_to_actions_sms_holds_no_text_and_no_phone():
 
     class Peek(StubSms):
         async def send(self, to, body, subject=None, key=None):
-            marks[key] = rt.tables.ledger.table[key]  # the mark as stored, when the provider is called
+            marks[key] = json.loads(rt.tables.ledger.table[key])  # the mark as stored, when the provider is called
             return await super().send(to, body, subject, key)
 
     deliverer._notifiers[Channel.sms] = [Peek([])]

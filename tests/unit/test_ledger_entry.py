@@ -70,10 +70,12 @@ def test_an_entry_written_as_a_dict_reads_and_is_written_back_unchanged(raw):
     if "notification" in raw:
         assert entry.notification == N
     ledger[KEY] = entry
-    stored = store[KEY]
+    assert isinstance(store[KEY], bytes), "held as the JSON bytes the changelog carries"
+    stored = json.loads(store[KEY])
     assert crypto.sealer().open(LedgerEntry, stored) == without_none(raw), \
         "times keep their text, nothing is added but what a model defaults"
     assert PHONE not in json.dumps(stored), "the notification's address is sealed in the store"
+    assert Ledger({KEY: store[KEY]}).get(KEY) == entry, "and read back from them"
 
 
 def test_the_entry_marked_before_a_send_keeps_its_times_and_notification_typed():
@@ -113,7 +115,7 @@ def test_a_read_after_a_write_reuses_the_entry_written():
     written = LedgerEntry(state=DeliveryState.sending, since=datetime.now(UTC), notification=N)
     ledger[KEY] = written
     assert ledger.get(KEY) is written and [e for _, e in ledger.items()] == [written]
-    store[KEY] = {**store[KEY], "state": "retrying"}
+    store[KEY] = {**json.loads(store[KEY]), "state": "retrying"}
     assert ledger.get(KEY).state is DeliveryState.retrying
     del store[KEY]
     assert ledger.get(KEY) is None and KEY not in ledger
