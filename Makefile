@@ -42,7 +42,7 @@ clean:
 bench: install
 	@$(BIN)/pip install -q -e ".[test,bench]"
 	@$(PYTHON) deploy/kafka/broker.py start >/dev/null
-	$(BIN)/python -m bench pipeline fanout latency escalation memory scaling $(BENCH_ARGS)
+	$(BIN)/python -m bench pipeline fanout latency escalation memory restart scaling $(BENCH_ARGS)
 
 drills: install
 	@$(PYTHON) deploy/kafka/broker.py start >/dev/null

@@ -8,6 +8,8 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +22,8 @@ from testing.stack import ROOT, Stack, bootstrap, broker_up, wait_for
 RESULTS = ROOT / "bench" / "results"
 # Collapsed py-spy stacks are large and machine-specific: kept out of git with the rest of .local/.
 PROFILES = ROOT / ".local" / "bench" / "profiles"
-console = Console()
+# Wide when the output is a file or a pipe (rich would wrap every table at 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def ensure_broker() -> str:
@@ -67,6 +70,54 @@ class CpuMeter:
                 for name in self.pids}
         return {"wall_s": wall_s, "cpu_s": used,
                 "cores": {n: (u / wall_s if u is not None and wall_s else None) for n, u in used.items()}}
+
+
+class CpuSampler:
+    """CPU seconds of named processes sampled every `interval` s by a thread: the CPU used between two wall-clock
+    times known only afterwards (the first and the last record a worker produced, say), by interpolation."""
+
+    def __init__(self, interval: float = 0.1, **pids: int | None) -> None:
+        self.pids, self.interval = pids, interval
+        self.samples: list[tuple[float, dict]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "CpuSampler":
+        """Start sampling."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop sampling, with a last sample now (the samples are kept)."""
+        self._stop.set()
+        self._thread.join(5)
+        self._sample()
+
+    def _sample(self) -> None:
+        self.samples.append((time.time(), {name: cpu_seconds(pid) for name, pid in self.pids.items()}))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def at(self, name: str, t: float) -> float | None:
+        """CPU seconds process `name` had used at wall time t (interpolated between samples)."""
+        points = [(ts, cpu[name]) for ts, cpu in self.samples if cpu.get(name) is not None]
+        before = [p for p in points if p[0] <= t]
+        after = [p for p in points if p[0] >= t]
+        if not before or not after:
+            return None
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        return c0 if t1 == t0 else c0 + (c1 - c0) * (t - t0) / (t1 - t0)
+
+    def between(self, start: float, end: float) -> dict:
+        """CPU seconds each process used between wall times start and end (None where not sampled)."""
+        out = {}
+        for name in self.pids:
+            a, b = self.at(name, start), self.at(name, end)
+            out[name] = b - a if a is not None and b is not None else None
+        return out
 
 
 def machine() -> dict:

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench.common import verified_case
-from bench.fanout import load_world
+from bench.world import load_world
 from testing.samples import named, unique_name
 from testing.stack import wait_for
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.common import BROKER_PIDFILE, ROOT, ensure_broker, save, show, world
 from bench.crash_windows import crash_window_drill
-from bench.fanout import approve, load_world
+from bench.world import approve, load_world
 from streams import topics
 from testing.samples import report
 from testing.stack import bootstrap, broker_up, wait_for

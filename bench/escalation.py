@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.common import console, ensure_broker, median, percentile, save, show
-from bench.fanout import approve, load_world
+from bench.world import approve, load_world
 from testing.samples import report
 from testing.stack import wait_for
 

@@ -1,106 +1,34 @@
-"""Fan-out: a call to action to N members by SMS and email, unthrottled and at 100 segments/s, and the naive loop.
+"""Fan-out: calls to action by SMS and email, unthrottled; through sender pools (bench/pooled.py); the naive loop.
+
+`python -m bench fanout` runs, in order:
+1. unthrottled, no API latency, SMS + email: notifications/s and the worker's CPU per notification;
+2. the naive sequential twilio loop on a sample, against the sandbox with the provider's API latency;
+3. Solidarity, SMS only, same latency, through a pool of 10 short codes: its rate over the naive loop's;
+4. throttled: three senders of different types, each against its own limit, and the pool against their sum.
 
 Times come from the sandbox's own store (microseconds), read through testing/sandbox_host.py's probe.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import (PROFILES, CpuMeter, broker_pid, console, ensure_broker, median, profile, save, show,
-                          verified_case, world)
-from bench.members import TAIL_GROUP, member_rows, tail_count, write_csv
-from testing.samples import named, unique_name
-from testing.sandbox import ACCOUNT_SID, AUTH_TOKEN, FROM, Sandbox
+from bench.common import PROFILES, CpuMeter, broker_pid, console, ensure_broker, median, profile, save, show
+from bench.figures import Figure, figures_json, show_figures
+from bench.naive import naive_loop
+from bench.pool import FAST, MIXED
+from bench.pooled import latency_faults, pooled_runs, throttled_run
+from bench.world import approve, load_world, rate_stats, wait_handed
 from testing.stack import wait_for
 
-LIMIT = 100.0
-
-
-def load_world(tmp: Path, members: int, rate: float, extra_env: dict | None = None, oncall: int = 0):
-    """A worker + sandbox with `members` generated members (and `oncall` on-call contacts) imported;
-    (stack, sandbox, tokens, rows)."""
-    stack, sandbox = world(tmp, rate=rate, extra_env=extra_env)
-    try:
-        tokens = {"reporter": stack.token("reporter"), "secretariat": stack.token("secretariat")}
-        rows = member_rows(members, oncall=oncall)
-        csv_path = write_csv(rows, tmp / "members.csv")
-        want = tail_count(rows)
-        t0 = time.monotonic()
-        stack.cli("members", "import", str(csv_path))
-        wait_for(lambda: stack.http.request("GET", f"/api/v1/members?working_group={TAIL_GROUP}",
-                                            token=tokens["secretariat"])[1].get("count") == want,
-                 max(120, members / 100), 1.0, f"{members} members in the worker")
-        tokens["import_s"] = time.monotonic() - t0
-    except BaseException:
-        stack.stop()
-        sandbox.stop()
-        raise
-    return stack, sandbox, tokens, rows
-
-
-def approve(stack, tokens, channels: list[str], country: str) -> tuple[str, str, float]:
-    """A verified case and a call to action on it; (action_id, reference, time of the approval request)."""
-    # A defender no other run names: the report opens its own case instead of joining an earlier one.
-    receipt = verified_case(stack, tokens, named(unique_name(), incident_type="land_grab", country=country))
-    sent = time.time()
-    status, body = stack.http.request("POST", f"/api/v1/cases/{receipt['case_id']}/actions",
-                                      {"kind": "solidarity_message", "channels": channels},
-                                      token=tokens["secretariat"])
-    assert status == 202, body
-    return body["action_id"], receipt["reference"], sent
-
-
-def wait_handed(sandbox: Sandbox, base: dict, sms: int, mail: int, timeout: float) -> dict:
-    """Poll the sandbox until it holds `sms` more SMS and `mail` more mails than `base`; the last counts."""
-    deadline = time.monotonic() + timeout
-    counts = sandbox.counts()
-    while time.monotonic() < deadline:
-        counts = sandbox.counts()
-        if counts["sms"] - base["sms"] >= sms and counts["mail"] - base["mail"] >= mail:
-            break
-        time.sleep(0.5)
-    time.sleep(1.0)  # anything beyond the expected count (a duplicate) lands too
-    return sandbox.counts()
-
-
-def rate_stats(times: list[float], start: float) -> dict:
-    """Totals and rates of hand-over times (epoch seconds) measured from `start`."""
-    if not times:
-        return {"count": 0, "first_s": None, "total_s": None, "per_s": None, "steady_per_s": None}
-    times = sorted(times)
-    n = len(times)
-    lo, hi = times[int(n * 0.1)], times[int(n * 0.9) - 1]
-    return {"count": n, "first_s": times[0] - start, "total_s": times[-1] - start,
-            "per_s": n / (times[-1] - start), "steady_per_s": (int(n * 0.9) - int(n * 0.1)) / (hi - lo) if hi > lo else None}
-
-
-def windows(events: list[tuple[float, int]], limit: float) -> dict:
-    """Per-second windows of (time, segments): aligned windows over the run, and the busiest sliding second."""
-    events = sorted(events)
-    if not events:
-        return {}
-    t0 = events[0][0]
-    buckets = Counter()
-    for t, seg in events:
-        buckets[int(t - t0)] += seg
-    full = [buckets[i] for i in range(0, int(events[-1][0] - t0))]  # complete windows only
-    sliding, j, acc = 0, 0, 0
-    for i, (t, seg) in enumerate(events):
-        acc += seg
-        while events[j][0] <= t - 1.0:
-            acc -= events[j][1]
-            j += 1
-        sliding = max(sliding, acc)
-    return {"windows": len(full), "median_per_window": median(full), "min_per_window": min(full) if full else None,
-            "max_per_window": max(full) if full else None, "above_limit": sum(1 for w in full if w > limit),
-            "utilisation": (sum(full) / len(full) / limit) if full else None, "max_sliding_1s": sliding,
-            "sliding_above_limit": sliding > limit}
+NOTIFICATIONS_PER_S = 2_000.0  # target, unthrottled
+WORKER_MS_PER_NOTIFICATION = 0.3  # target, unthrottled
+RATIO_TO_NAIVE = 20.0  # target, pooled with API latency
+POOL_UTILISATION = 0.95  # target, throttled pool
 
 
 def fan_out_runs(members: int, runs: int, profile_seconds: int) -> dict:
@@ -144,91 +72,143 @@ def fan_out_runs(members: int, runs: int, profile_seconds: int) -> dict:
     return {"import_s": tokens["import_s"], "runs": results}
 
 
-def throttled_run(members: int) -> dict:
-    """SMS only at a sender limit of 100 segments/s: the achieved rate per one-second window."""
-    with tempfile.TemporaryDirectory(prefix="bench-throttled-") as tmp:
-        stack, sandbox, tokens, rows = load_world(Path(tmp), members, rate=LIMIT)
-        try:
-            base = sandbox.counts()
-            action_id, ref, t0 = approve(stack, tokens, ["sms"], "ke")
-            wait_handed(sandbox, base, members, 0, timeout=members / LIMIT * 3 + 120)
-            sms = [m for m in sandbox.sms(base["sms"]) if ref in m["body"]]
-        finally:
-            stack.stop()
-            sandbox.stop()
-    per_phone = Counter(m["to"] for m in sms)
-    segs = Counter(m["segments"] for m in sms)
-    return {"members": members, "limit": LIMIT, "segments_per_message": dict(segs), "sent": len(sms),
-            "missing": members - len(per_phone), "duplicates": sum(n - 1 for n in per_phone.values()),
-            **windows([(m["t"], m["segments"]) for m in sms], LIMIT)}
-
-
-def naive_loop(members: int) -> dict:
-    """The way a small team might script it: the twilio client's messages.create, one after another."""
-    from twilio.rest import Client
-
-    with tempfile.TemporaryDirectory(prefix="bench-naive-") as tmp:
-        sandbox = Sandbox(Path(tmp), worker_port=9)
-        meter = CpuMeter(client=os.getpid(), sandbox=sandbox.proc.pid)
-        try:
-            client = Client(ACCOUNT_SID, AUTH_TOKEN)
-            client.edge = client.region = None
-            client.api.base_url = sandbox.url
-            phones = [r["phone"] for r in member_rows(members)]
-            body = "[Solidarity] Solidarity message SOL-NAIVE1: land grab in the Philippines. Reply SIGN to co-sign."
-            t0 = time.perf_counter()
-            meter.start()
-            for phone in phones:
-                client.messages.create(to=phone, from_=FROM, body=body)
-            elapsed = time.perf_counter() - t0
-            cpu = meter.stop(elapsed)
-            held = sandbox.counts()["sms"]
-        finally:
-            sandbox.stop()
-    return {"members": members, "seconds": elapsed, "per_s": members / elapsed, "sandbox_held": held, "cpu": cpu}
-
-
-def main(members: int = 10_000, throttled_members: int = 2_000, runs: int = 3, profile_seconds: int = 0) -> dict:
+def main(members: int = 10_000, throttled_members: int = 2_000, runs: int = 3, profile_seconds: int = 0,
+         naive_messages: int = 300, api_latency_ms: float = 150.0, api_jitter_ms: float = 20.0) -> dict:
     """Run the fan-out benchmarks; print tables and save the JSON."""
     ensure_broker()
     free = fan_out_runs(members, runs, profile_seconds)
-    naive = [naive_loop(members) for _ in range(runs)]
-    throttled = throttled_run(throttled_members)
+    faults = {**latency_faults(api_latency_ms, api_jitter_ms), **FAST.faults()}
+    naive = [naive_loop(naive_messages, faults, FAST.senders[0].number) for _ in range(runs)]
+    pooled = pooled_runs(members, runs, api_latency_ms, api_jitter_ms, FAST)
+    throttled = throttled_run(throttled_members, MIXED)
+    latency = f"API latency {api_latency_ms:g} ms + U(0, {api_jitter_ms:g}) ms"
+
+    show_unthrottled(members, free["runs"])
+    show_naive(naive, naive_messages, members, latency)
+    show_pooled(pooled, members, latency)
+    show_throttled(throttled)
+    show_cpu(free["runs"], naive)
+    for r in free["runs"]:
+        if r.get("profile", {}).get("self"):
+            show("Worker profile during fan-out (self time, % of samples)", ["function", "%"],
+                 r["profile"]["self"][:12])
+
+    figures = fan_out_figures(free["runs"], naive, pooled, throttled, latency)
+    show_figures(f"Fan-out figures ({members:,} members, medians of {runs} run(s))", figures)
+    by_name = {f.name: f for f in figures}
+    pooled_vs_naive = by_name[f"pooled SMS/s vs naive loop ({latency})"]
+    summary = {"per_s": figures[0].value, "worker_ms_per_notification": figures[1].value,
+               "pooled_sms_per_s": pooled_vs_naive.value, "naive_sms_per_s": pooled_vs_naive.ceiling,
+               "pooled_ratio_to_naive": pooled_vs_naive.ratio,
+               "throttled_pool_utilisation": (throttled.get("total") or {}).get("utilisation"),
+               "api_latency_ms": api_latency_ms, "api_jitter_ms": api_jitter_ms, "pool": pooled["pool"],
+               "throttled_pool": throttled["pool"], "figures": figures_json(figures)}
+    save("fanout", {"params": {"members": members, "throttled_members": throttled_members, "runs": runs,
+                               "naive_messages": naive_messages, "api_latency_ms": api_latency_ms,
+                               "api_jitter_ms": api_jitter_ms},
+                    "summary": summary, "unthrottled": free, "naive": naive, "pooled": pooled, "throttled": throttled})
+    return summary
+
+
+def fan_out_figures(free: list[dict], naive: list[dict], pooled: dict, throttled: dict, latency: str) -> list[Figure]:
+    """Every fan-out figure with its ceiling from the same invocation; medians of the runs."""
+    worker_ms = [r["cpu"]["ms_per_notification"]["worker"] for r in free]
+    pool_runs = pooled["runs"]
+    total = throttled.get("total", {})
+    above = lambda k: sum(s.get(k) or 0 for s in throttled["senders"].values()) + (total.get(k) or 0)
+    return [
+        Figure.of_runs("unthrottled notifications/s (SMS + email)", [r["all"]["per_s"] for r in free], "/s",
+                       ceilings=[1000 / ms if ms else None for ms in worker_ms],
+                       ceiling_is="worker CPU-bound: 1 core / its CPU per notification",
+                       target=NOTIFICATIONS_PER_S),
+        Figure.of_runs("worker CPU per notification, unthrottled", worker_ms, "ms",
+                       ceilings=[n["client_cpu_ms_per_sms"] for n in naive][:len(worker_ms)],
+                       ceiling_is="naive loop's client CPU per SMS", target=WORKER_MS_PER_NOTIFICATION, op="<="),
+        Figure.of_runs(f"pooled SMS/s vs naive loop ({latency})", [r["sms"]["per_s"] for r in pool_runs], "SMS/s",
+                       ceilings=[n["per_s"] for n in naive][:len(pool_runs)], ceiling_is="naive sequential loop",
+                       target=RATIO_TO_NAIVE, on="ratio"),
+        Figure.of_runs(f"pooled SMS/s vs pool limit ({pooled['pool']})", [r["sms"]["per_s"] for r in pool_runs],
+                       "SMS/s", ceilings=[r["pool_limit_sms_per_s"] for r in pool_runs],
+                       ceiling_is="pool limit / mean segments"),
+        Figure("pooled duplicated SMS (per phone)", sum(r["duplicates"] for r in pool_runs), target=0, op="<=",
+               runs=len(pool_runs)),
+        Figure("pooled missing SMS (per phone)", sum(r["missing"] for r in pool_runs), target=0, op="<=",
+               runs=len(pool_runs)),
+        Figure(f"throttled pool segments/s ({throttled['pool']})",
+               total["utilisation"] * throttled["limit"] if total.get("utilisation") is not None else None,
+               "seg/s", ceiling=throttled["limit"], ceiling_is="sum of the senders' limits",
+               target=POOL_UTILISATION, on="ratio"),
+        Figure("throttled one-second windows above a limit (per sender + pool)", above("above_limit"), target=0,
+               op="<="),
+        Figure("throttled windows above a limit without their last message", above("above_limit_beyond_one_message"),
+               target=0, op="<="),
+        Figure("throttled duplicated + missing SMS", throttled["duplicates"] + throttled["missing"], target=0,
+               op="<="),
+    ]
+
+
+def show_unthrottled(members: int, runs: list[dict]) -> None:
+    """Per-run table of the unthrottled fan-out."""
     rows = [[f"run {i + 1}", r["all"]["count"], r["all"]["total_s"], r["all"]["per_s"], r["all"]["steady_per_s"],
              r["sms"]["per_s"], r["mail"]["per_s"], r["sms_duplicates"] + r["mail_duplicates"],
-             r["sms_missing"] + r["mail_missing"]] for i, r in enumerate(free["runs"])]
-    med = lambda f: median([f(r) for r in free["runs"]])
-    summary = {
-        "notifications": med(lambda r: r["all"]["count"]), "total_s": med(lambda r: r["all"]["total_s"]),
-        "per_s": med(lambda r: r["all"]["per_s"]), "steady_per_s": med(lambda r: r["all"]["steady_per_s"] or 0),
-        "sms_per_s": med(lambda r: r["sms"]["per_s"]), "mail_per_s": med(lambda r: r["mail"]["per_s"]),
-        "naive_sms_per_s": median([n["per_s"] for n in naive]),
-    }
-    summary["sms_ratio_to_naive"] = summary["sms_per_s"] / summary["naive_sms_per_s"]
-    summary["all_ratio_to_naive"] = summary["per_s"] / summary["naive_sms_per_s"]
-    rows.append(["median", summary["notifications"], summary["total_s"], summary["per_s"], summary["steady_per_s"],
-                 summary["sms_per_s"], summary["mail_per_s"], "", ""])
-    show(f"Fan-out to {members:,} members, SMS + email, unthrottled (target >= 2,000/s)",
+             r["sms_missing"] + r["mail_missing"]] for i, r in enumerate(runs)]
+    med = lambda f: median([f(r) for r in runs])
+    rows.append(["median", med(lambda r: r["all"]["count"]), med(lambda r: r["all"]["total_s"]),
+                 med(lambda r: r["all"]["per_s"]), med(lambda r: r["all"]["steady_per_s"] or 0),
+                 med(lambda r: r["sms"]["per_s"]), med(lambda r: r["mail"]["per_s"]), "", ""])
+    show(f"Fan-out to {members:,} members, SMS + email, unthrottled, no API latency (target >= 2,000/s)",
          ["run", "notifications", "total s", "per s", "steady per s", "SMS/s", "mail/s", "dupes", "missing"], rows)
-    show(f"Naive sequential twilio loop, {members:,} SMS",
-         ["run", "seconds", "SMS/s"], [[f"run {i + 1}", n["seconds"], n["per_s"]] for i, n in enumerate(naive)]
-         + [["ours / naive (SMS/s)", "", summary["sms_ratio_to_naive"]],
-            ["ours / naive (all notifications/s)", "", summary["all_ratio_to_naive"]]])
-    show(f"Throttled to {LIMIT:.0f} segments/s, {throttled_members:,} SMS (target >= 95%, no window above)",
-         ["measure", "value"], [[k, throttled.get(k)] for k in (
-             "sent", "windows", "median_per_window", "min_per_window", "max_per_window", "utilisation",
-             "above_limit", "max_sliding_1s", "duplicates", "missing")])
+
+
+def show_naive(naive: list[dict], messages: int, members: int, latency: str) -> None:
+    """Per-run table of the naive loop, with what its constant rate means for the full audience."""
+    rate = median([n["per_s"] for n in naive])
+    show(f"Naive sequential twilio loop, {messages:,} SMS per run from one of the pool's short codes, sandbox with "
+         f"{latency}",
+         ["run", "SMS", "seconds", "SMS/s", "ms per SMS", "client CPU ms per SMS"],
+         [[f"run {i + 1}", n["messages"], n["seconds"], n["per_s"], n["ms_per_sms"], n["client_cpu_ms_per_sms"]]
+          for i, n in enumerate(naive)] + [["median", "", "", rate, median([n["ms_per_sms"] for n in naive]), ""]])
+    if rate:
+        console.print(f"[dim]A sequential loop waits for each answer, so its rate is the same for any count: "
+                      f"measured on {messages:,} SMS; {members:,} would take {members / rate / 60:,.1f} min.[/dim]")
+
+
+def show_pooled(pooled: dict, members: int, latency: str) -> None:
+    """Per-run table of the pooled fan-out with API latency."""
+    show(f"Solidarity fan-out to {members:,} members, SMS only, {latency}, pool {pooled['pool']}",
+         ["run", "SMS", "total s", "SMS/s", "steady SMS/s", "pool limit SMS/s", "mean segments", "dupes", "missing",
+          "outside pool", "phones on 2 senders"],
+         [[f"run {i + 1}", r["sent"], r["sms"]["total_s"], r["sms"]["per_s"], r["sms"]["steady_per_s"],
+           r["pool_limit_sms_per_s"], r["mean_segments"], r["duplicates"], r["missing"], r["outside_pool"],
+           r["phones_on_two_senders"]] for i, r in enumerate(pooled["runs"])])
+
+
+def show_throttled(t: dict) -> None:
+    """Per-sender windows of the throttled pool run, and the pool's total."""
+    cols = ["messages", "segments", "windows", "median_per_window", "max_per_window", "utilisation", "above_limit",
+            "above_limit_beyond_one_message", "max_sliding_1s", "queue_wait_s", "sandbox_overflowed",
+            "sandbox_backlog_s"]
+    rows = [[number, s["type"], s["limit"], *[s.get(c) for c in cols]] for number, s in t["senders"].items()]
+    total = t.get("total", {})
+    rows.append(["pool", "", t["limit"], t["sent"], sum(s["segments"] for s in t["senders"].values()),
+                 *[total.get(c) for c in cols[2:10]], "", ""])
+    show(f"Throttled pool {t['pool']}, {t['members']:,} SMS, no API latency (segments per one-second window at "
+         f"acceptance; target >= 95% of the sum, no window above a limit)",
+         ["sender", "type", "limit", "SMS", "segments", "windows", "median/window", "max/window", "utilisation",
+          "windows above", "above w/o last msg", "max sliding 1 s", "queue wait s", "sandbox 30001",
+          "sandbox backlog s"], rows)
+    console.print(f"[dim]throttled: {t['sent']:,} sent, {t['duplicates']} duplicated, {t['missing']} missing, "
+                  f"{t['phones_on_two_senders']} phones sent from two senders, segments {t['segments_per_message']}"
+                  f"[/dim]")
+
+
+def show_cpu(free: list[dict], naive: list[dict]) -> None:
+    """Who used the CPU: worker, sandbox and broker per notification (and the naive loop's client per SMS)."""
     show("CPU per notification during the unthrottled fan-out (ms; cores = CPU s / wall s)",
          ["run", "worker ms", "sandbox ms", "broker ms", "worker cores", "sandbox cores", "broker cores"],
          [[f"run {i + 1}", r["cpu"]["ms_per_notification"]["worker"], r["cpu"]["ms_per_notification"]["sandbox"],
            r["cpu"]["ms_per_notification"]["broker"], r["cpu"]["cores"]["worker"], r["cpu"]["cores"]["sandbox"],
-           r["cpu"]["cores"]["broker"]] for i, r in enumerate(free["runs"])]
-         + [[f"naive {i + 1} (client / sandbox per SMS)", n["cpu"]["cpu_s"]["client"] * 1000 / n["members"],
-             n["cpu"]["cpu_s"]["sandbox"] * 1000 / n["members"], "", n["cpu"]["cores"]["client"],
+           r["cpu"]["cores"]["broker"]] for i, r in enumerate(free)]
+         + [[f"naive {i + 1} (client / sandbox per SMS)", n["client_cpu_ms_per_sms"],
+             (n["cpu"]["cpu_s"]["sandbox"] or 0) * 1000 / n["messages"], "", n["cpu"]["cores"]["client"],
              n["cpu"]["cores"]["sandbox"], ""] for i, n in enumerate(naive)])
-    for r in free["runs"]:
-        if r.get("profile", {}).get("self"):
-            show("Worker profile during fan-out (self time, % of samples)", ["function", "%"], r["profile"]["self"][:12])
-    save("fanout", {"params": {"members": members, "throttled_members": throttled_members, "runs": runs},
-                    "summary": summary, "unthrottled": free, "naive": naive, "throttled": throttled})
-    return summary

@@ -1,4 +1,5 @@
-"""Memory: the worker's peak RSS (VmHWM) with N members loaded and a call to action fanned out to all of them."""
+"""Memory: the worker's peak RSS (VmHWM) with N members loaded and a call to action fanned out to all of them
+(target <= 300 MiB with 100,000 members), and its RSS once the action has finished."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import time
 from pathlib import Path
 
 from bench.common import console, ensure_broker, save, show
-from bench.fanout import approve, load_world
 from bench.drills import action_counts
+from bench.figures import Figure, figures_json, show_figures
+from bench.world import approve, load_world
 
 BUDGET_S = 600.0
+PEAK_MIB = 300.0  # target: peak RSS with 100,000 members and a fan-out to all
 
 
 def vm(pid: int) -> dict:
@@ -57,5 +60,15 @@ def main(members: int = 100_000, budget_s: float = BUDGET_S) -> dict:
           ["all settled after (s, sampled every 5 s)", settled_s],
           ["fan-out finished within budget", result["finished"]]])
     console.print(f"[dim]budget {budget_s:.0f} s after the members were loaded[/dim]")
+    figures = [
+        Figure(f"peak worker RSS (VmHWM), {members:,} members + fan-out to all", peak["VmHWM"], "MiB",
+               ceiling=idle.get("VmRSS"), ceiling_is="RSS after the members were loaded", target=PEAK_MIB, op="<="),
+        Figure("worker RSS when the action had finished" if result["finished"] else
+               "worker RSS at the end of the budget (action NOT finished)", peak["VmRSS"], "MiB",
+               ceiling=peak["VmHWM"], ceiling_is="peak RSS"),
+    ]
+    show_figures("Memory figures (one run)", figures)
+    result["summary"] = {"peak_hwm_mib": peak["VmHWM"], "final_rss_mib": peak["VmRSS"], "finished": result["finished"],
+                         "figures": figures_json(figures)}
     save("memory", result)
     return result

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import console, ensure_broker, save, show
 from bench.failover import drill_world
-from bench.fanout import rate_stats, wait_handed
+from bench.world import rate_stats, wait_handed
 from bench.pipeline import count_cases, envelopes, produce
 from streams import topics
 from streams.admin import ensure_topics
