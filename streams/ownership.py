@@ -85,7 +85,7 @@ class Ownership:
     def partition(self, key: str) -> int:
         part = self._cache.get(key)
         if part is None:
-            if len(self._cache) > 1_000_000:
+            if len(self._cache) > 200_000:  # bounded: a million settled keys must not each keep an entry here
                 self._cache.clear()
             part = self._cache[key] = partition_of(key, self.partitions)
         return part

@@ -133,6 +133,19 @@ class Ledger(ModelTable[LedgerEntry]):
             self._cache.pop(key, None)
         return model
 
+    def unsettled_items(self) -> Iterator[tuple[str, LedgerEntry]]:
+        """Every (key, entry) held that is not final; final ones are recognised from their bytes, not parsed."""
+        for key, raw in list(self.table.items()):
+            if isinstance(raw, bytes) and any(marker in raw for marker in _FINAL_MARKERS):
+                continue
+            entry = self._parse(key, raw)
+            if entry.state not in FINAL_STATES:
+                yield key, entry
+
+
+# How a final state reads in an entry's bytes (json.dumps with compact separators, as __setitem__ writes them).
+_FINAL_MARKERS = tuple(f'"state":"{s.value}"'.encode() for s in FINAL_STATES)
+
 
 @dataclass
 class Tables:

@@ -134,3 +134,15 @@ def test_the_ledgers_owner_is_read_from_its_changelog_assignment():
     rt = SimpleNamespace(settings=Settings(), app=SimpleNamespace(
         assignor=SimpleNamespace(assigned_actives=lambda: assigned)))
     assert Ownership(rt, Ledger(table)).active() == {2}
+
+
+def test_unsettled_entries_are_found_without_parsing_the_settled_ones():
+    store: dict = {}
+    ledger = Ledger(store)
+    ledger["a"] = LedgerEntry(state=DeliveryState.sending, since=datetime.now(UTC), notification=N)
+    ledger["b"] = LedgerEntry(state=DeliveryState.sent, provider_id="SM1", channel=Channel.sms)
+    for i, state in enumerate((DeliveryState.delivered, DeliveryState.failed, DeliveryState.cancelled)):
+        ledger[f"c{i}"] = LedgerEntry(state=state, settled_at=datetime.now(UTC))
+    # A settled entry that would not even parse shows it is never parsed.
+    store["broken"] = store["c0"].replace(b'"state":"delivered"', b'"state":"delivered","retries":1')
+    assert sorted(k for k, _ in ledger.unsettled_items()) == ["a", "b"]

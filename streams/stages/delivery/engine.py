@@ -444,7 +444,9 @@ class Deliverer:
         if not self._index_ready or active != self._active:
             # At start-up and after every rebalance: the keys of partitions this worker owns now (a table also
             # holds keys of partitions it lost, and standby copies of others: never touched here).
-            mine = tb.ledger.items(lambda key: self.ownership.owns(key, active))
+            # Settled entries are skipped from their stored bytes, unparsed: a restart with a million of them
+            # would otherwise parse every one.
+            mine = ((k, e) for k, e in tb.ledger.unsettled_items() if self.ownership.owns(k, active))
             self.unsettled = {k for k, e in mine if e.state in PENDING
                               or (e.state is DeliveryState.sent and e.channel is Channel.sms)}
             self._index_ready, self._active = True, active
