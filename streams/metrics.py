@@ -25,11 +25,8 @@ class CasesCollector:
         """One gauge sample per (urgency, status)."""
         family = GaugeMetricFamily("solidarity_cases", "Cases by urgency and status.",
                                    labels=["urgency", "status"])
-        counts: dict[tuple[str, str], int] = {}
-        for case in self.rt.views.cases.values():
-            key = (case.urgency.value, case.status.value)
-            counts[key] = counts.get(key, 0) + 1
-        for (urgency, status), n in sorted(counts.items()):
+        # Kept by the view as cases change (streams/replicas.py): a scrape does not walk every case.
+        for (urgency, status), n in sorted(self.rt.views.cases.tally.items()):
             family.add_metric([urgency, status], n)
         yield family
 
@@ -55,6 +52,14 @@ class Metrics:
         self._pending: set[str] = set()
         self._finished: set[str] = set()
         self._owner: Ownership | None = None
+        self._outcomes: dict[tuple[str, str], object] = {}
+
+    def notified(self, channel: str, status: str) -> None:
+        """Count one notification outcome (per notification: the labelled child is looked up once, not per call)."""
+        child = self._outcomes.get((channel, status))
+        if child is None:
+            child = self._outcomes[(channel, status)] = self.notifications.labels(channel=channel, status=status)
+        child.inc()
 
     def observe_alert(self, rt: Runtime, after: Case) -> None:
         """Record the intake-to-alert time the first time a case has been alerted."""
@@ -65,22 +70,29 @@ class Metrics:
             self.first_alert.observe(max(0.0, (utcnow() - after.reports[0].received_at).total_seconds()))
 
     def observe_fanouts(self, rt: Runtime) -> None:
-        """Record the duration of each call to action that finished since it was first seen unfinished."""
+        """Record the duration of each call to action that finished since it was first seen unfinished.
+
+        Looks at the unfinished actions only (and those seen unfinished here before), not every action ever
+        approved: an action finished before this worker first looked (e.g. after a restart) is not timed here.
+        """
         owner = self._owner or Ownership(rt, rt.tables.action_stats)
         self._owner = owner
         active = owner.active()
-        for action in rt.views.actions.values():
+        unfinished = rt.views.unfinished
+        for action_id in unfinished | self._pending:
+            action = rt.views.actions.get(action_id)
             # Each action is timed by the worker that owns it, so the workers' histograms add up.
-            if action.action_id in self._finished or not owner.owns(action.action_id, active):
+            if action is None or action_id in self._finished or not owner.owns(action_id, active):
                 continue
-            if not progress(rt, action.action_id)["finished"]:
-                self._pending.add(action.action_id)
+            if not progress(rt, action_id)["finished"]:
+                self._pending.add(action_id)
                 continue
-            self._finished.add(action.action_id)
-            # Finished before this worker first looked (e.g. after a restart): its duration is unknown here.
-            if action.action_id in self._pending:
-                self._pending.discard(action.action_id)
+            self._finished.add(action_id)
+            if action_id in self._pending:
+                self._pending.discard(action_id)
                 self.fanout.observe(max(0.0, (utcnow() - action.approved_at).total_seconds()))
+        # Timed (or found finished) and stamped since: never looked at again.
+        self._finished &= unfinished
 
 
 def register_metrics(rt: Runtime) -> Metrics:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,10 +172,12 @@ REPLICA_FETCH_WAIT_MS = 50
 
 
 class CaseView(View):
-    """Cases by id, aliases of merged reports, and open cases by country|incident_type."""
+    """Cases by id, aliases of merged reports, open cases by country|incident_type, and how many cases there are
+    of each (urgency, status)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.tally: Counter[tuple[str, str]] = Counter()
         self.aliases: dict[str, str] = {}
         self.open_by_key: defaultdict[str, dict[str, CaseSummary]] = defaultdict(dict)
         self.references: dict[str, str] = {}  # report reference -> case_id
@@ -193,6 +195,12 @@ class CaseView(View):
     def changed(self, key: str, before: Case | None, after: Case | None) -> None:
         if before is not None:
             self.open_by_key[dedup_key(before.country, before.incident_type)].pop(key, None)
+            kind = (before.urgency.value, before.status.value)
+            self.tally[kind] -= 1
+            if not self.tally[kind]:
+                del self.tally[kind]
+        if after is not None:
+            self.tally[(after.urgency.value, after.status.value)] += 1
         if after is not None and after.status not in CLOSED and after.reports:
             self.open_by_key[dedup_key(after.country, after.incident_type)][key] = CaseSummary.from_report(
                 after.reports[0].report, key)
@@ -228,13 +236,26 @@ class CaseView(View):
 
 
 class ActionView(ModelView):
-    """Approved calls to action by id."""
+    """Approved calls to action by id, and the ids of each case's."""
 
     model = CallToAction
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_case: defaultdict[str, set[str]] = defaultdict(set)
+
+    def changed(self, key: str, before: CallToAction | None, after: CallToAction | None) -> None:
+        if before is not None and (after is None or after.case_id != before.case_id):
+            self.by_case[before.case_id].discard(key)
+            if not self.by_case[before.case_id]:
+                del self.by_case[before.case_id]
+        if after is not None:
+            self.by_case[after.case_id].add(key)
+
     def for_case(self, case_id: str) -> list[CallToAction]:
-        return sorted((a for a in self.data.values() if a.case_id == case_id), key=lambda a: a.approved_at,
-                      reverse=True)
+        """The case's calls to action, latest approved first (from the index: not a walk over every action)."""
+        found = (self.data[a] for a in self.by_case.get(case_id, ()) if a in self.data)
+        return sorted(found, key=lambda a: (a.approved_at, a.action_id), reverse=True)
 
 
 class PlanView(View):
@@ -430,6 +451,26 @@ class Views:
     links_used: View = field(default_factory=View)
     sessions: SessionView = field(default_factory=SessionView)
     replica: Replica | None = None
+    # Approved actions without finished_at in their plan record, kept as either record arrives: what progress
+    # counting and the fan-out timer look at each second, instead of every action ever approved.
+    unfinished: set[str] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self.actions.listeners.append(self._action_changed)
+        self.progress.listeners.append(self._progress_changed)
+
+    def _action_changed(self, key: str, value: Any, position: tuple[int, int]) -> None:
+        self._refresh_unfinished(key)
+
+    def _progress_changed(self, key: str, value: Any, position: tuple[int, int]) -> None:
+        if "|" not in key:
+            self._refresh_unfinished(key)
+
+    def _refresh_unfinished(self, action_id: str) -> None:
+        if action_id in self.actions and not self.progress.plan(action_id).get("finished_at"):
+            self.unfinished.add(action_id)
+        else:
+            self.unfinished.discard(action_id)
 
     def topics(self) -> dict[catalogue.TopicSpec, View]:
         """Which catalogue topic fills which view."""

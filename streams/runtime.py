@@ -49,6 +49,7 @@ class Topics:
     notifications_bulk: faust.TopicT
     notifications_retry: faust.TopicT
     notifications_status: faust.TopicT
+    notifications_receipts: faust.TopicT
     notifications_dlq: faust.TopicT
     replies_received: faust.TopicT
     audit_log: faust.TopicT

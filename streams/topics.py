@@ -90,8 +90,12 @@ NOTIFY_BULK = TopicSpec("notifications.bulk.v1", "Call-to-action notifications, 
                         Notification, key="idempotency_key", retention_ms=30 * DAY_MS)
 NOTIFY_RETRY = TopicSpec("notifications.retry.v1", "Notifications waiting for a retry after a temporary failure.",
                          Notification, key="idempotency_key", retention_ms=30 * DAY_MS)
-NOTIFY_STATUS = TopicSpec("notifications.status.v1", "Delivery state changes, keyed by idempotency key.",
+NOTIFY_STATUS = TopicSpec("notifications.status.v1", "Delivery state changes, keyed by idempotency key (for "
+                          "dashboards and audits outside the workers: no worker reads it).",
                           DeliveryStatus, key="idempotency_key", retention_ms=30 * DAY_MS)
+NOTIFY_RECEIPTS = TopicSpec("notifications.receipts.v1", "Provider delivery receipts (signed status callbacks), "
+                            "keyed by idempotency key: the ledger's owner applies them.",
+                            DeliveryStatus, key="idempotency_key", retention_ms=30 * DAY_MS)
 NOTIFY_DLQ = TopicSpec("notifications.dlq.v1", "Notifications that failed for good, with reasons.", DeadLetter,
                        key="idempotency_key", retention_ms=90 * DAY_MS)
 REPLIES = TopicSpec("replies.received.v1", "Inbound SMS replies, keyed by sender.", InboundReply,
@@ -128,7 +132,7 @@ DATA_KEYS = TopicSpec("keys.data.v1", "Data keys wrapped by the KEK, keyed by su
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     REPORTS_SUBMITTED, REPORTS_DLQ, CASE_EVENTS, CASE_INDEX, MEMBERS, TOKENS, ACTIONS,
-    NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_RETRY, NOTIFY_STATUS, NOTIFY_DLQ, REPLIES, CASE_STATE, ACTION_PLANS,
+    NOTIFY_PRIORITY, NOTIFY_BULK, NOTIFY_RETRY, NOTIFY_STATUS, NOTIFY_RECEIPTS, NOTIFY_DLQ, REPLIES, CASE_STATE, ACTION_PLANS,
     ACTION_PROGRESS, SIGNATURES, ACTION_REPORTS, LINK_USES, SESSIONS, AUDIT, AUDIT_SUBMITTED, DATA_KEYS,
 )
 

@@ -64,7 +64,7 @@ def runtime(**settings) -> SimpleNamespace:
         return None
     views = Views()
     tables = SimpleNamespace(ledger=Ledger({}), sid_index={}, early_receipts={}, action_stats={}, cases={})
-    topics = SimpleNamespace(notifications_retry=Topic(), notifications_dlq=Topic(), notifications_status=Topic(),
+    topics = SimpleNamespace(notifications_retry=Topic(), notifications_dlq=Topic(), notifications_status=Topic(), notifications_receipts=Topic(),
                              notifications_bulk=Topic(), notifications_priority=Topic(), members=Topic(views.members),
                              actions_plans=Topic(views.plans), actions_progress=Topic(views.progress))
     return SimpleNamespace(settings=Settings(**settings), tables=tables, topics=topics, hooks=Hooks(), views=views,

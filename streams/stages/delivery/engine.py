@@ -33,6 +33,7 @@ log = logging.getLogger("solidarity.delivery")
 SETTLED = frozenset({DeliveryState.sent, DeliveryState.delivered, DeliveryState.failed, DeliveryState.opted_out,
                      DeliveryState.cancelled, DeliveryState.unknown})
 UNKNOWN_OUTCOME = DeliveryState.sending
+MISSING = object()
 # Sids this process claimed, kept in memory beside the sid index (the newest ones).
 CLAIMED_KEPT = 20_000
 # Keys of a call to action's notifications (agents.fanout.action_key): rebuilt from the plan after a crash.
@@ -164,7 +165,7 @@ class Deliverer:
                 # and an SMS's keyed digest recognises what the provider holds (sealing the whole notification
                 # into every mark was a third of the mark's cost).
                 rebuildable = key.startswith(ACTION_PREFIX) and n.action_id is not None
-                self.put(key, LedgerEntry(state=UNKNOWN_OUTCOME, since=now, marked_at=now, attempt=n.attempt,
+                self.put(key, prior=prior, entry=LedgerEntry(state=UNKNOWN_OUTCOME, since=now, marked_at=now, attempt=n.attempt,
                                           action_id=n.action_id, channel=n.channel, member_id=n.member_id,
                                           notification=None if rebuildable else n,
                                           body_digest=body_digest(n.body) if rebuildable and n.channel is Channel.sms
@@ -173,7 +174,7 @@ class Deliverer:
             elif not prior.uncertain_since:
                 # Found 'sending' at the start of a batch: the attempt marked then may have reached the provider
                 # before a crash. From now on this key is only sent after asking the provider.
-                self.put(key, revised(prior, uncertain_since=prior.marked_at or prior.since))
+                self.put(key, revised(prior, uncertain_since=prior.marked_at or prior.since), prior=prior)
         if not todo:
             return
         try:
@@ -354,7 +355,8 @@ class Deliverer:
                        uncertain_since=None)
         if state is DeliveryState.delivered:
             changes["settled_at"] = now
-        self.put(n.idempotency_key, revised(tb.ledger.get(n.idempotency_key), **changes))
+        prior = tb.ledger.get(n.idempotency_key)
+        self.put(n.idempotency_key, revised(prior, **changes), prior=prior)
         if n.channel is Channel.sms:
             if len(self.claimed) >= CLAIMED_KEPT:
                 # Bounded: the sid index (the table) holds every claim; this only covers the moment before
@@ -383,7 +385,7 @@ class Deliverer:
         prior = tb.ledger.get(n.idempotency_key)
         if isinstance(exc, RecipientOptedOut):
             self.put(n.idempotency_key, revised(prior, state=DeliveryState.opted_out, error=exc.code,
-                                                settled_at=utcnow(), notification=None))
+                                                settled_at=utcnow(), notification=None), prior=prior)
             self.unsettled.discard(n.idempotency_key)
             await self._opt_out(n.member_id, n.channel)
             self._observe(n, DeliveryState.opted_out, exc)
@@ -397,13 +399,13 @@ class Deliverer:
                 uncertain = prior.uncertain_since or (prior.marked_at if exc.code in OUTCOME_UNKNOWN_CODES else None)
             self.put(n.idempotency_key, revised(
                 prior, state=UNKNOWN_OUTCOME if uncertain else DeliveryState.retrying, error=exc.code,
-                attempt=n.attempt + 1, since=utcnow(), uncertain_since=uncertain))
+                attempt=n.attempt + 1, since=utcnow(), uncertain_since=uncertain), prior=prior)
             delay = backoff(n.attempt + 1, d.backoff_base_seconds, d.backoff_max_seconds, exc.retry_after)
             retry = n.model_copy(update={"attempt": n.attempt + 1, "not_before": utcnow() + timedelta(seconds=delay)})
             await self.rt.topics.notifications_retry.send(key=n.idempotency_key.encode(), value=retry)
             return
         self.put(n.idempotency_key, revised(prior, state=DeliveryState.failed, error=exc.code, settled_at=utcnow(),
-                                            notification=None))
+                                            notification=None), prior=prior)
         self.unsettled.discard(n.idempotency_key)
         reason = f"{exc.code or 'error'}: {exc}" + ("" if not exc.retryable else f" (gave up after {n.attempt + 1} attempts)")
         await self.rt.topics.notifications_dlq.send(key=n.idempotency_key.encode(), value=DeadLetter(
@@ -428,11 +430,11 @@ class Deliverer:
 
     async def settle(self, n: Notification, state: DeliveryState, reason: str) -> None:
         """Record a final state that no provider call produced (cancelled, unknown, opted out since the plan)."""
-        prior = self.rt.tables.ledger.get(n.idempotency_key)
-        if prior is None:
-            prior = LedgerEntry(state=state, action_id=n.action_id, channel=n.channel, member_id=n.member_id,
-                                attempt=n.attempt)
-        self.put(n.idempotency_key, revised(prior, state=state, reason=reason, settled_at=utcnow(), notification=None))
+        found = self.rt.tables.ledger.get(n.idempotency_key)
+        prior = found or LedgerEntry(state=state, action_id=n.action_id, channel=n.channel, member_id=n.member_id,
+                                     attempt=n.attempt)
+        self.put(n.idempotency_key, revised(prior, state=state, reason=reason, settled_at=utcnow(), notification=None),
+                 prior=found)
         self.unsettled.discard(n.idempotency_key)
         self._observe(n, state)
 
@@ -530,10 +532,12 @@ class Deliverer:
         self.unsettled.discard(key)
         self.writes += 1
 
-    def put(self, key: str, entry: LedgerEntry) -> None:
-        """Write a ledger entry (every write goes through here) and tell the listeners."""
+    def put(self, key: str, entry: LedgerEntry, prior=MISSING) -> None:
+        """Write a ledger entry (every write goes through here) and tell the listeners; pass the entry it
+        replaces as `prior` when it is at hand (a settled one is no longer kept parsed)."""
         ledger = self.rt.tables.ledger
-        prior = ledger.get(key) if self.listeners else None
+        if prior is MISSING:
+            prior = ledger.get(key) if self.listeners else None
         ledger[key] = entry
         self.writes += 1
         for listener in self.listeners:
@@ -552,7 +556,7 @@ class Deliverer:
     def _observe(self, n: Notification, state: DeliveryState, exc: NotifierError | None = None) -> None:
         metrics = self.rt.hooks.metrics
         if metrics is not None:
-            metrics.notifications.labels(channel=n.channel.value, status=state.value).inc()
+            metrics.notified(n.channel.value, state.value)
         status = DeliveryStatus(idempotency_key=n.idempotency_key, member_id=n.member_id, channel=n.channel,
                                 state=state, action_id=n.action_id, attempt=n.attempt,
                                 error_code=exc.code if exc else None, retryable=exc.retryable if exc else None)
@@ -589,7 +593,7 @@ def apply_status(rt: Runtime, status: DeliveryStatus) -> bool:
     settled = revised(entry, state=status.state, error=status.error_code, settled_at=utcnow())
     deliverer = rt.hooks.deliverer
     if deliverer is not None:
-        deliverer.put(status.idempotency_key, settled)
+        deliverer.put(status.idempotency_key, settled, prior=entry)
         deliverer.unsettled.discard(status.idempotency_key)
     else:
         rt.tables.ledger[status.idempotency_key] = settled
