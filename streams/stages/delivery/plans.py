@@ -153,7 +153,9 @@ class PlanSweeper:
     async def sweep(self) -> int:
         """One pass over unfinished actions; how many notifications were handed to the deliverer."""
         handed = 0
-        for action in list(self.rt.views.actions.values()):
+        views = self.rt.views
+        # Unfinished ones only (a finished action has nothing left to sweep): not every action ever approved.
+        for action in [a for a in map(views.actions.get, list(views.unfinished)) if a is not None]:
             state = progress(self.rt, action.action_id)
             if state["status"] != "sending":
                 continue
