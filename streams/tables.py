@@ -105,7 +105,7 @@ class Ledger(ModelTable[LedgerEntry]):
     """The delivery ledger: idempotency key -> LedgerEntry, the exactly-once record.
 
     Stored without its empty fields, as entries were when they were dicts. Parsed entries are cached: a send reads
-    its entry several times, and the progress count walks the ledger every second while anything is delivered.
+    its entry several times while it is unsettled.
     """
 
     def __init__(self, table) -> None:

@@ -26,6 +26,7 @@ from schemas.vocab import ActionKind, CaseStatus, Channel, Consent
 from streams import crypto
 from streams.ownership import Ownership
 from streams.runtime import Runtime
+from streams.stages.delivery.compaction import reached_key
 from streams.services.members import publish_member
 
 log = logging.getLogger("solidarity.delivery")
@@ -97,7 +98,7 @@ class Deliverer:
         # Which ledger keys are this worker's: with several workers only the owner of a key's partition sends it.
         self.ownership = Ownership(rt, rt.tables.ledger)
         self._active: set[int] | None = None
-        # Bumped on every ledger write: progress counts are recomputed only when something changed.
+        # Bumped on every ledger write the reconciler's index should notice (counts follow `listeners`).
         self.writes = 0
         # Called as listener(key, prior, entry) after every ledger write this worker makes (prior: the entry it
         # replaced, or None): incremental counts (delivery/progress.py) follow the ledger without scanning it.
@@ -522,8 +523,6 @@ class Deliverer:
         final, so this one was settled and must not be sent again (streams/stages/delivery/compaction.py)."""
         if not n.action_id or not n.idempotency_key.startswith(ACTION_PREFIX):
             return False
-        from streams.stages.delivery.compaction import reached_key
-
         return reached_key(n.action_id, self.ownership.partition(n.idempotency_key)) in self.rt.views.plans
 
     def forget(self, key: str) -> None:
