@@ -188,9 +188,12 @@ def drill_world(tmp: Path, members: int, n: int = 3, rate: float = 100.0, bootst
             wait_for(lambda: drill.workers.http(i).request(
                 "GET", f"/api/v1/members?working_group={TAIL_GROUP}", token=tokens["secretariat"])[1].get("count")
                 == want, max(120, members / 50), 1.0, f"{members} members on worker {i}")
-    except BaseException:
+    except BaseException as exc:
+        tails = workers.log_tails(40)
         workers.stop_all()
         sandbox.stop()
+        if isinstance(exc, Exception):
+            raise RuntimeError(f"the drill's world did not come up: {exc}\n{tails}") from exc
         raise
     return drill
 
