@@ -42,3 +42,57 @@ def test_an_index_in_the_older_one_row_per_key_layout_is_read_and_upgraded():
     index.put("MX|land_grab", [*index.get("MX|land_grab"), summary("c3", "luz")])
     assert sorted(table) == ["MX|land_grab|c1", "MX|land_grab|c2", "MX|land_grab|c3"]
     assert [e.case_id for e in DedupIndex(table).get("MX|land_grab")] == ["c1", "c2", "c3"]
+
+
+class Report:
+    """Stands for the Kafka event of a report: the index writes a batch's rows on the partition of its event."""
+
+
+def test_a_batch_sees_its_own_new_cases_before_they_are_written():
+    table: dict = {}
+    index = DedupIndex(table)
+    first, second = Report(), Report()
+    index.put("MX|land_grab", [summary("c1", "ana")], event=first)
+    # The next report of the same batch must find c1 to merge into it, though nothing is written yet.
+    assert [e.case_id for e in index.get("MX|land_grab")] == ["c1"]
+    assert table == {}
+    index.put("MX|land_grab", [*index.get("MX|land_grab"), summary("c2", "rosa")], event=second)
+    assert index.flush() == 1
+    assert sorted(table) == ["MX|land_grab|c1", "MX|land_grab|c2"]
+    assert [e.case_id for e in DedupIndex(table).get("MX|land_grab")] == ["c1", "c2"]
+
+
+def test_a_batch_writes_only_what_changed_since_the_table_was_last_written():
+    table: dict = {}
+    index = DedupIndex(table)
+    index.put("MX|land_grab", [summary("c1", "ana"), summary("c2", "rosa")])
+    table["MX|land_grab|c1"] = "as written"  # to see whether the batch rewrites an unchanged row
+    index.put("MX|land_grab", [e for e in index.get("MX|land_grab") if e.case_id != "c2"], event=Report())
+    index.put("MX|land_grab", [*index.get("MX|land_grab"), summary("c3", "luz")], event=Report())
+    index.flush()
+    assert sorted(table) == ["MX|land_grab|c1", "MX|land_grab|c3"]
+    assert table["MX|land_grab|c1"] == "as written"
+    assert index.flush() == 0
+
+
+def test_a_case_closed_elsewhere_during_a_batch_stays_closed():
+    table: dict = {}
+    index = DedupIndex(table)
+    index.put("MX|land_grab", [summary("c1", "ana")])
+    index.put("MX|land_grab", [*index.get("MX|land_grab"), summary("c2", "rosa")], event=Report())
+    # The case index agent closes c1 while the batch is still being produced (it writes at once).
+    index.put("MX|land_grab", [e for e in index.get("MX|land_grab") if e.case_id != "c1"])
+    index.flush()
+    assert sorted(table) == ["MX|land_grab|c2"]
+    assert [e.case_id for e in DedupIndex(table).get("MX|land_grab")] == ["c2"]
+
+
+def test_after_a_rebalance_the_cases_of_partitions_gained_are_known():
+    table: dict = {}
+    index = DedupIndex(table)
+    assert index.get("MX|land_grab") == []  # read once, before this worker held MX's partition
+    # The rebalance gave this worker MX's partition; faust recovered its rows into the table.
+    other = DedupIndex(table)
+    other.put("MX|land_grab", [summary("c1", "ana lopez")])
+    index.reload()
+    assert [e.case_id for e in index.get("MX|land_grab")] == ["c1"]
