@@ -182,9 +182,13 @@ def holds(condition: Condition, facts: Facts) -> bool:
 class Catalogue:
     """The validated mechanisms, in file order."""
 
+    # Reports share a few thousand distinct facts at most (country, type, urgency, groups...): each is routed once.
+    MEMO_SIZE = 4096
+
     def __init__(self, mechanisms: list[Mechanism]) -> None:
         self.mechanisms = tuple(mechanisms)
         self._by_id = {m.id: m for m in mechanisms}
+        self._memo: dict[Facts, tuple[str, ...]] = {}
 
     def __getitem__(self, mechanism_id: str) -> Mechanism:
         """The mechanism with this id."""
@@ -197,7 +201,12 @@ class Catalogue:
 
     def eligible(self, facts: Facts) -> list[str]:
         """Sorted ids of the mechanisms whose condition holds (consent is checked by the caller)."""
-        return sorted(m.id for m in self.mechanisms if holds(m.when, facts))
+        found = self._memo.get(facts)
+        if found is None:
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            found = self._memo[facts] = tuple(sorted(m.id for m in self.mechanisms if holds(m.when, facts)))
+        return list(found)
 
 
 def _walk(condition: Condition, path: str) -> Iterator[tuple[str, Condition]]:
