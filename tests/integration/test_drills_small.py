@@ -20,6 +20,7 @@ def test_worker_sigkilled_mid_fan_out_loses_and_duplicates_nothing(kafka):
     assert result["duplicated"] == 0, result
 
 
+@pytest.mark.known_bug
 @pytest.mark.xfail(strict=False, reason=(
     "known open bug, seen in 1 of 2 fresh runs this session: 2 of 150 SMS never arrived when the worker was "
     "SIGKILLed 0.1-1 s after approvals of identical texts (email lost none); see the issue 14 closing note"))

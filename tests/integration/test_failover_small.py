@@ -37,6 +37,7 @@ def world(kafka, tmp_path_factory):
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.known_bug
 @pytest.mark.xfail(strict=False, reason=(
     "known open bug, 1 run in about 3 on 2 cores: after a SIGKILL among 3 workers one SMS of the fan-out (or one "
     "page) never arrives; a restarted worker was seen assigned a partition it never started processing. The "
