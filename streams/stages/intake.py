@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import weakref
-from contextlib import contextmanager
-
-from faust.streams import _current_event
 
 from agents.duplicates import CaseSummary
 from agents.intake import dedup_key, index_dump, index_load, loggable_fields, process_submission, reject
@@ -17,9 +13,6 @@ from streams import crypto
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.pipeline")
-
-# Reports are validated in batches of at most BATCH, or what arrived within WITHIN seconds.
-BATCH, WITHIN = 200, 0.01
 
 
 def sealed(entries: list[dict]) -> list[dict]:
@@ -62,73 +55,40 @@ class DedupIndex:
     Rows are keyed `<country>|<incident_type>|<case_id>`, so a report writes only the entries it changes to
     the changelog (a row holding every open case of a key was rewritten whole for every report, which grew
     with the index). Parsed entries are cached: this module is the table's only writer. The table is read
-    on first use, which also picks up rows of the older one-row-per-key layout, and again after every
-    rebalance (the partitions this worker holds changed, and their rows were recovered into the table).
+    once, on first use, which also picks up rows of the older one-row-per-key layout.
 
     The table is partitioned like reports.submitted.v1 and cases.index.v1 (both keyed country|incident_type),
     so the worker that validates a report holds every open case it could duplicate.
-
-    Intake works in batches: `put(..., event=...)` keeps a key's new entries pending (every later `get` sees
-    them) and `flush()` writes each key's changed rows once per batch, on the partition of the event that
-    last changed it.
     """
 
     def __init__(self, table) -> None:
         self.table = table
         self._cache: dict[str, dict[str, CaseSummary]] | None = None
         self._legacy: set[str] = set()
-        # key -> (the entries last written to the table, the entries now, the event whose partition holds the key)
-        self._pending: dict[str, tuple[dict[str, CaseSummary], dict[str, CaseSummary], object]] = {}
 
     def _entries(self) -> dict[str, dict[str, CaseSummary]]:
         if self._cache is None:
             cache: dict[str, dict[str, CaseSummary]] = {}
-            legacy: set[str] = set()
             for row, value in list(self.table.items()):
                 if isinstance(value, list):  # older layout: every entry of a key in one row
-                    legacy.add(row)
+                    self._legacy.add(row)
                     for entry in index_load(opened(value)):
                         cache.setdefault(row, {})[entry.case_id] = entry
                 elif isinstance(value, dict):
                     key = row.rpartition("|")[0]
                     entry = CaseSummary.model_validate(crypto.sealer().open(CaseSummary, value))
                     cache.setdefault(key, {})[entry.case_id] = entry
-            self._cache, self._legacy = cache, legacy
+            self._cache = cache
         return self._cache
 
-    def reload(self) -> None:
-        """Read the table afresh on next use (after a rebalance: rows of partitions gained were recovered)."""
-        self._cache = None
-
     def get(self, key: str) -> list[CaseSummary]:
-        """Open cases of a country|incident_type key, oldest first (pending entries included)."""
-        pending = self._pending.get(key)
-        if pending is not None:
-            return list(pending[1].values())
+        """Open cases of a country|incident_type key, oldest first."""
         return list(self._entries().get(key, {}).values())
 
-    def put(self, key: str, entries: list[CaseSummary], event=None) -> None:
-        """Replace a key's entries. Written at once, or with `event` (the report that changed them) kept
-        pending until `flush()`."""
+    def put(self, key: str, entries: list[CaseSummary]) -> None:
+        """Replace a key's entries, writing only the rows that changed."""
+        old = self._entries().get(key, {})
         new = {e.case_id: e for e in entries}
-        if event is None:
-            pending = self._pending.pop(key, None)
-            self._write(key, pending[0] if pending else self._entries().get(key, {}), new)
-            return
-        pending = self._pending.get(key)
-        written = pending[0] if pending is not None else self._entries().get(key, {})
-        self._pending[key] = (written, new, event)
-
-    def flush(self) -> int:
-        """Write every pending key's changed rows; the number of keys written."""
-        pending, self._pending = self._pending, {}
-        for key, (written, new, event) in pending.items():
-            with in_event(event):
-                self._write(key, written, new)
-        return len(pending)
-
-    def _write(self, key: str, old: dict[str, CaseSummary], new: dict[str, CaseSummary]) -> None:
-        entries = self._entries()
         if key in self._legacy:
             del self.table[key]
             self._legacy.discard(key)
@@ -138,19 +98,7 @@ class DedupIndex:
         for case_id, entry in new.items():
             if old.get(case_id) is not entry:
                 self.table[f"{key}|{case_id}"] = sealed(index_dump([entry]))[0]
-        entries[key] = new
-
-
-@contextmanager
-def in_event(event):
-    """Table writes from a batch land on the changelog partition of `event` (faust takes it from the current
-    event, which a batch of several does not set)."""
-    token = _current_event.set(weakref.ref(event)) if event is not None else None
-    try:
-        yield
-    finally:
-        if token is not None:
-            _current_event.reset(token)
+        self._entries()[key] = new
 
 
 class Intake:
@@ -168,57 +116,30 @@ class Intake:
         app.agent(t.reports_submitted, name="validate_reports")(self.validate_reports)
         app.agent(t.cases_index, name="update_case_index")(self.update_case_index)
 
-        @app.on_rebalance_complete.connect
-        async def reload_index(app, **kwargs) -> None:
-            # The rows of partitions gained were recovered into the table; those of partitions lost are not ours.
-            self.index.reload()
-
     async def validate_reports(self, stream) -> None:
-        """Validate and classify submissions a batch at a time; open a case, merge a duplicate, or dead-letter.
-
-        Each report's events are produced in order, the duplicate index is written once per batch, and the
-        batch's reports are acknowledged only then: a crash or a stop in the middle of a batch leaves its
-        offsets uncommitted, so the whole batch is read again (its opened events are idempotent)."""
-        # Only the acks below, ever. noack_take turns the stream's own acks off while it runs, but puts them back
-        # when it is closed (a stop, a rebalance of the agent): the stream then went on acking the next report
-        # it read for the closed batch, unread, and the stop committed it (1 report in ~4 stops was lost).
-        stream.enable_acks = False
-        async for events in stream.noack_take(BATCH, within=WITHIN):
-            await self.validate_batch(events)
-            # Acked only once produced (faust flushes the producer before it commits an offset). A batch cut
-            # short (a stop, a crash) is not acked at all, so it is read again.
-            for event in events:
-                await stream.ack(event)
-
-    async def validate_batch(self, events) -> None:
-        """Validate, classify and route each report of a batch in order; produce its outcome."""
+        """Validate and classify each submission; open a case, merge a duplicate, or dead-letter it."""
         t = self.rt.topics
-        try:
-            for event in events:
-                key = event.key.decode("utf-8", "replace") if event.key else None
-                payload = event.value
-                try:
-                    payload = open_envelope(event.value)
-                    outcome = process_submission(payload, self.source, key, self.index.get)
-                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the intake
-                    log.error("intake failed with %s at partition %s offset %s", type(exc).__name__,
-                              event.message.partition, event.message.offset)
-                    outcome = reject(self.source, key, payload,
-                                     [FieldProblem(field="body", message="could not be processed")])
-                if outcome.dead_letter is not None:
-                    outcome.dead_letter = outcome.dead_letter.model_copy(
-                        update={"subject": dead_letter_subject(payload)})
-                    log.info("report rejected at partition %s offset %s: %s", event.message.partition,
-                             event.message.offset, loggable_fields(outcome.dead_letter.reasons))
-                    await t.reports_dlq.send(key=event.key, value=outcome.dead_letter)
-                    continue
-                for ev in outcome.events:
-                    await t.cases_events.send(key=ev.case_id.encode(), value=ev)
-                self.index.put(outcome.index_key, outcome.index, event=event)
-        finally:
-            # What the batch's reports changed in the index, written once per key (also when cut short: the
-            # events already produced are in the index, and a replay finds them there).
-            self.index.flush()
+        async for event in stream.events():
+            key = event.key.decode("utf-8", "replace") if event.key else None
+            payload = event.value
+            try:
+                payload = open_envelope(event.value)
+                outcome = process_submission(payload, self.source, key, self.index.get)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the intake
+                log.error("intake failed with %s at partition %s offset %s", type(exc).__name__,
+                          event.message.partition, event.message.offset)
+                outcome = reject(self.source, key, payload,
+                                 [FieldProblem(field="body", message="could not be processed")])
+            if outcome.dead_letter is not None:
+                outcome.dead_letter = outcome.dead_letter.model_copy(
+                    update={"subject": dead_letter_subject(payload)})
+                log.info("report rejected at partition %s offset %s: %s", event.message.partition,
+                         event.message.offset, loggable_fields(outcome.dead_letter.reasons))
+                await t.reports_dlq.send(key=event.key, value=outcome.dead_letter)
+                continue
+            for ev in outcome.events:
+                await t.cases_events.send(key=ev.case_id.encode(), value=ev)
+            self.index.put(outcome.index_key, outcome.index)
 
     async def update_case_index(self, stream) -> None:
         """Keep the duplicate index in step: drop closed or dismissed cases, add cases opened elsewhere."""
