@@ -128,16 +128,21 @@ class Replies:
 
     async def paged_case(self, member: Member, reference: str | None, wait: float = 5.0):
         """The case an ACK or ESC is about: the one its reference names, else the latest that paged the member.
-        The page may have left intake before its case (or its `paged` event) reached this worker's views: wait a
-        few seconds for it rather than answer that nothing was paged."""
+        The page may have reached the phone before its case (or its `paged` event) reached this worker's views:
+        wait a few seconds for it rather than answer that nothing was paged. Without a reference, an older case
+        whose escalation is over is not an answer yet either: the page just read may be of a new one on its way."""
         views = self.rt.views
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
             await views.sync()
-            case = (views.cases.by_reference(reference) if reference
-                    else next(iter(views.cases.paging(member.member_id)), None))
-            if (case is not None and paging.paging(case) is not paging.Paging.none) or loop.time() > deadline:
+            if reference:
+                case = views.cases.by_reference(reference)
+                found = case is not None and paging.paging(case) is not paging.Paging.none
+            else:
+                case = next(iter(views.cases.paging(member.member_id)), None)
+                found = case is not None and paging.paging(case) is paging.Paging.active
+            if found or loop.time() > deadline:
                 return case
             await asyncio.sleep(0.2)
 

@@ -122,7 +122,8 @@ def test_letter_text_is_printed_literally_never_evaluated(language: str) -> None
     assert "looplooploop" not in html and ">49<" not in html
     if language == "en":  # bidi mirroring turns the brackets round in Arabic text, so check the Latin PDF only
         text = pdf_text(render_letter_pdf(built))
-        assert INJECTION in text.replace("\n", " ")
+        # Lines may wrap anywhere (even inside "</script>", by the fonts installed): compare without whitespace.
+        assert "".join(INJECTION.split()) in "".join(text.split())
         assert "<i>Org</i> {{ 8*8 }}" in text and "Title {{ 6*7 }} <b>x</b>" in text
 
 
