@@ -101,6 +101,31 @@ class DedupIndex:
         self._entries()[key] = new
 
 
+CLOSED_STATUSES = ("closed", "dismissed")
+
+
+def live_candidates(index: DedupIndex, cases, key: str) -> list[CaseSummary]:
+    """The open cases a report of this country|incident_type key may join.
+
+    The index hears of a case closed, or opened in place of a merge refused because its case had closed, through
+    cases.index.v1, a moment after the case's state is published; every worker's view of cases (`cases`, a
+    CaseView) may already show it. So entries the view knows closed are left out, and open cases the view holds
+    that the index has not heard of are added: otherwise a report matching a just-closed case was refused into
+    it and opened a case of its own, and the next report about the same defender opened a third. Entries the view
+    has not seen yet (opened by this intake a moment ago) are kept."""
+    entries = index.get(key)
+    if cases is None:
+        return entries
+    live = []
+    for entry in entries:
+        case = cases.data.get(entry.case_id)
+        if case is None or case.status.value not in CLOSED_STATUSES:
+            live.append(entry)
+    known = {entry.case_id for entry in entries}
+    live.extend(summary for summary in cases.open_cases(key) if summary.case_id not in known)
+    return live
+
+
 class Intake:
     """The validate_reports and update_case_index agents."""
 
@@ -116,6 +141,10 @@ class Intake:
         app.agent(t.reports_submitted, name="validate_reports")(self.validate_reports)
         app.agent(t.cases_index, name="update_case_index")(self.update_case_index)
 
+    def candidates(self, key: str) -> list[CaseSummary]:
+        """Open cases of a key a report may join: the index's, brought up to date by the view of cases."""
+        return live_candidates(self.index, getattr(self.rt.views, "cases", None), key)
+
     async def validate_reports(self, stream) -> None:
         """Validate and classify each submission; open a case, merge a duplicate, or dead-letter it."""
         t = self.rt.topics
@@ -124,7 +153,7 @@ class Intake:
             payload = event.value
             try:
                 payload = open_envelope(event.value)
-                outcome = process_submission(payload, self.source, key, self.index.get)
+                outcome = process_submission(payload, self.source, key, self.candidates)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the intake
                 log.error("intake failed with %s at partition %s offset %s", type(exc).__name__,
                           event.message.partition, event.message.offset)
