@@ -1,6 +1,10 @@
 """Small versions of the fault drills in bench/drills.py (the full ones run with `make drills`).
 
 Counts only: nothing lost, nothing sent twice, no 5xx, no crash. Never a timing assertion.
+
+A worker SIGKILLed mid fan-out is drilled in tests/integration/test_delivery_faults.py (one worker); among three
+workers it is a known bug (tests/integration/test_failover_small.py, out of `make test`), and the drill harness's
+own version runs with `make drills`. The faults drill here keeps the harness itself tested, at a smaller size.
 """
 
 from __future__ import annotations
@@ -10,14 +14,6 @@ import os
 import pytest
 
 from bench import crash_windows, drills
-
-
-def test_worker_sigkilled_mid_fan_out_loses_and_duplicates_nothing(kafka):
-    # One kill: each costs about a minute before the restarted worker sends again (see BENCHMARKS.md).
-    result = drills.sigkill_drill(members=200, kills=1, rate=60.0)
-    assert result["kills"] >= 1, result
-    assert result["lost"] == 0, result
-    assert result["duplicated"] == 0, result
 
 
 @pytest.mark.known_bug
@@ -36,7 +32,7 @@ def test_worker_sigkilled_right_after_approvals_of_identical_texts_loses_and_dup
 
 
 def test_provider_faults_at_twenty_percent_end_delivered_or_dead_lettered_once(kafka):
-    result = drills.faults_drill(members=300)
+    result = drills.faults_drill(members=150)
     assert result["neither"] == 0, result
     assert result["duplicated"] == 0, result
     assert result["dead_lettered"] > 0, "the injected undelivered share should dead-letter some messages"
