@@ -16,6 +16,7 @@ from collections import deque
 from pydantic import ValidationError
 
 from schemas.audit import AuditEntry, AuditRequest
+from streams.acking import each_value
 from streams.audit import log as audit_log
 from streams.audit.chain import chain_entry, genuine, parse
 from streams.audit.record import audit_key
@@ -49,7 +50,7 @@ class AuditTrail:
 
     async def chain_audit_entries(self, stream) -> None:
         """Append each request to the chain once."""
-        async for raw in stream:
+        async for raw in each_value(stream):
             await self.append(raw)
 
     async def append(self, raw: bytes) -> AuditEntry | None:

@@ -11,6 +11,7 @@ from agents.intake import dedup_key
 from schemas.cases import Case, CaseEvent, CaseEventKind, CaseSnapshot
 from schemas.vocab import CaseStatus
 from streams import crypto
+from streams.acking import each_value
 from streams.runtime import Runtime
 from streams.stages.retention import shred_case_keys
 
@@ -40,7 +41,7 @@ class CaseFile:
 
     async def apply_case_events(self, stream) -> None:
         """Fold each case event into the cases table (idempotent on replays)."""
-        async for ev in stream:
+        async for ev in each_value(stream):
             await self.apply(ev)
 
     async def apply(self, ev: CaseEvent) -> None:

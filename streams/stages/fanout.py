@@ -11,6 +11,7 @@ from schemas.actions import CallToAction
 from schemas.base import FieldProblem, utcnow
 from schemas.deadletters import DeadLetter
 from streams import crypto
+from streams.acking import each_value
 from streams.runtime import Runtime
 from streams.stages.alerts import send_notifications
 from streams.stages.delivery.plans import (follow_up_slices, notifications_for, planned_members, planned_pairs,
@@ -36,7 +37,7 @@ class FanOut:
 
     async def fan_out_actions(self, stream) -> None:
         """One notification per (action, member, channel); replays produce the same keys."""
-        async for action in stream:
+        async for action in each_value(stream):
             action: CallToAction
             try:
                 await self.fan_out(action)

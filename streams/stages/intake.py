@@ -10,6 +10,7 @@ from agents.intake import dedup_key, index_dump, index_load, loggable_fields, pr
 from schemas.base import FieldProblem
 from schemas.reports import ReportSubmitted
 from streams import crypto
+from streams.acking import each_event, each_value
 from streams.runtime import Runtime
 
 log = logging.getLogger("solidarity.pipeline")
@@ -148,7 +149,7 @@ class Intake:
     async def validate_reports(self, stream) -> None:
         """Validate and classify each submission; open a case, merge a duplicate, or dead-letter it."""
         t = self.rt.topics
-        async for event in stream.events():
+        async for event in each_event(stream):
             key = event.key.decode("utf-8", "replace") if event.key else None
             payload = event.value
             try:
@@ -172,7 +173,7 @@ class Intake:
 
     async def update_case_index(self, stream) -> None:
         """Keep the duplicate index in step: drop closed or dismissed cases, add cases opened elsewhere."""
-        async for notice in stream:
+        async for notice in each_value(stream):
             data = json.loads(notice)
             key = dedup_key(data["country"], data["incident_type"])
             entries = [e for e in self.index.get(key) if e.case_id != data["case_id"]]

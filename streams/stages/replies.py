@@ -22,6 +22,7 @@ from schemas.notifications import Lane, Notification
 from schemas.replies import InboundReply
 from schemas.vocab import ActionKind, Channel
 from streams import crypto, topics
+from streams.acking import each_value
 from streams.runtime import Runtime
 from streams.services import links
 from streams.services.members import publish_member
@@ -48,7 +49,7 @@ class Replies:
     async def handle_replies(self, stream) -> None:
         """Act on each inbound SMS once."""
         await self.rt.views.wait_ready()
-        async for reply in stream:
+        async for reply in each_value(stream):
             if self.first_time(reply):
                 await self.handle(reply)
 
