@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from streams import codecs
+from streams import codecs, commits
 from streams import topics as catalogue
 from streams.replicas import Views
 from streams.settings import Settings
@@ -97,6 +97,8 @@ class Runtime:
 def build_app(settings: Settings) -> faust.App:
     """A faust App configured from settings (broker, store, web server)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Offsets committed only past records an agent finished (streams/commits.py).
+    commits.install()
     return faust.App(
         settings.app_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
