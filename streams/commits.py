@@ -1,9 +1,10 @@
 """Offsets are committed only past records an agent has finished: fixes to faust's offset bookkeeping.
 
-faust commits a partition's offset past the longest run of acknowledged records. In faust-streaming 0.11 that run
-could jump a record no agent finished, and the record was then never read again: a report accepted with 202 that
-never became a case. The mid-backlog stop test (tests/integration/test_pipeline_recovery.py) lost one report of
-1,500 in about one run in eight, always the record at the committed offset of one partition after the restart.
+faust commits a partition's offset past the longest run of acknowledged records. In faust-streaming (0.15.3 here)
+that run could jump a record no agent finished, and the record was then never read again: a report accepted with
+202 that never became a case. The mid-backlog stop test (tests/integration/test_pipeline_recovery.py) lost one
+report of 1,500 in about one run in eight, always the record at the committed offset of one partition after the
+restart.
 
 1. **The record at the head could be jumped.** faust refuses to commit over a gap before the acknowledged run only
    when the gap is longer than one record (`min(acked) - committed > 1`, meant to step over an offset compaction
@@ -21,8 +22,9 @@ never became a case. The mid-backlog stop test (tests/integration/test_pipeline_
 3. **Skipped records were counted as done.** While a worker stops (or a rebalance is under way) faust's streams
    skip the records still reaching their queues (flow control is off, or the record is from an older
    generation) and acknowledge them "so the lag does not grow" (faust/streams.py, `_py_aiter`). Here a record no
-   stream ever handed to an agent (`message.tracked` still false) is done as far as faust's shutdown wait goes,
-   but not counted towards the commit, so the next reader of the partition handles it.
+   stream ever handed to an agent (`message.tracked` still false) and acknowledged while streams skip records is
+   done as far as faust's shutdown wait goes, but not counted towards the commit, so the next reader of the
+   partition handles it. A record faust could not decode is acknowledged untracked while the flow is on: done.
 
 All are patches to `faust.transport.consumer.Consumer`, installed once by `install()` before an app is built;
 `tests/unit/test_offset_commits.py` drives faust's own consumer through each case."""
@@ -86,9 +88,10 @@ def install() -> None:
     def ack(self: Consumer, message: Any) -> bool:
         if not self.app.topics.acks_enabled_for(message.topic):
             return original_ack(self, message)
-        if not message.tracked:
+        if not message.tracked and _skipping(self.app, message):
             # Skipped by every stream before an agent saw it: done as far as the shutdown wait goes, but its
-            # offset is not committed, so the next reader of the partition handles it.
+            # offset is not committed, so the next reader of the partition handles it. (A record faust could not
+            # decode is acknowledged untracked too, while the flow is on: that one is done.)
             message.acked = True
             self._unacked_messages.discard(message)
             committed = self._committed_offset[message.tp]
@@ -134,6 +137,12 @@ def install() -> None:
 
     Consumer.ack = ack
     Consumer._new_offset = _new_offset
+
+
+def _skipping(app: Any, message: Any) -> bool:
+    """Whether faust's streams skip this record now (faust/streams.py, `_py_aiter`): the flow is off (a stop or
+    a rebalance) or the record was fetched for an older generation of the group."""
+    return not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id
 
 
 def _noted(books: _Books, tp: Any, offset: int | None) -> int | None:

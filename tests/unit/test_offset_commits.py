@@ -63,6 +63,7 @@ def test_a_record_skipped_while_the_worker_stops_is_read_again(consumer):
     head, skipped = record(consumer, 34), record(consumer, 35)
     handed_to_agent(consumer, head)
     acknowledged(consumer, head)
+    consumer.app.flow_control.suspend()  # the worker stops
     acknowledged(consumer, skipped)  # flow control off: the stream skips it and acknowledges it
     # The commit stops before the skipped record: the next reader of the partition handles it.
     assert commit(consumer) == 35
@@ -72,7 +73,9 @@ def test_a_record_skipped_while_the_worker_stops_is_read_again(consumer):
 
 def test_a_record_skipped_at_the_head_holds_the_commit_back(consumer):
     skipped, later = record(consumer, 34), record(consumer, 35)
+    consumer.app.flow_control.suspend()  # a rebalance
     acknowledged(consumer, skipped)
+    consumer.app.flow_control.resume()
     handed_to_agent(consumer, later)
     acknowledged(consumer, later)
     assert commit(consumer) == 34
@@ -149,3 +152,13 @@ def test_a_commit_still_in_flight_is_not_taken_for_a_missing_record(consumer, mo
     acknowledged(consumer, second)
     assert consumer._new_offset(TP0) == 36
     assert rereads == []
+
+
+def test_a_record_faust_could_not_decode_is_done(consumer):
+    # faust acknowledges an undecodable record without handing it to an agent, while the flow is on.
+    consumer.app.flow_control.resume()
+    bad, good = record(consumer, 34), record(consumer, 35)
+    acknowledged(consumer, bad)
+    handed_to_agent(consumer, good)
+    acknowledged(consumer, good)
+    assert commit(consumer) == 36
