@@ -67,6 +67,8 @@ class _Books:
     # The offset each partition's last computed commit will write: faust updates `_committed_offset` only once
     # the commit request is answered, and overlapping commits compute in between.
     pending: dict = field(default_factory=dict)
+    # Seeks under way (the loop keeps only a weak reference to a task).
+    seeks: set = field(default_factory=set)
 
 
 def _books(consumer: Consumer) -> _Books:
@@ -114,7 +116,7 @@ def install() -> None:
         held = [m.offset for m in list(self._unacked_messages) if m.tp == tp and not m.acked]
         held.extend(skipped)
         if acked and committed is not None and committed not in held and min(acked) > committed \
-                and not self._gap[tp].overlaps(committed) and not _given_up(self, books, tp, committed):
+                and not self._gap[tp].overlaps(committed) and not _given_up(books, tp, committed):
             # The record at the head was never finished and is not being processed: hold, and read it again.
             _wait_for_head(self, books, tp, committed)
             return None
@@ -151,7 +153,7 @@ def _noted(books: _Books, tp: Any, offset: int | None) -> int | None:
     return offset
 
 
-def _given_up(consumer: Consumer, books: _Books, tp: Any, offset: int) -> bool:
+def _given_up(books: _Books, tp: Any, offset: int) -> bool:
     head = books.heads.get(tp)
     return head is not None and head.offset == offset and head.tries >= REREAD_TRIES
 
@@ -180,4 +182,7 @@ def reread(consumer: Consumer, tp: Any, offset: int) -> None:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return
-    loop.create_task(consumer.seek(tp, offset))
+    seeks = _books(consumer).seeks
+    task = loop.create_task(consumer.seek(tp, offset))
+    seeks.add(task)
+    task.add_done_callback(seeks.discard)
