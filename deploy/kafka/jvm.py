@@ -130,8 +130,14 @@ def check_formatted(result: subprocess.CompletedProcess) -> None:
 
 
 def new_cluster_id() -> str:
-    """A random Kafka cluster id (base64url of 16 bytes, no padding)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random Kafka cluster id (base64url of 16 bytes, no padding), never starting with "-".
+
+    One id in 64 would: the StorageTool then reads `-t -xyz...` as an option and refuses to format (seen once in
+    a fresh-clone make test). Kafka's own Uuid.randomUuid draws again for the same reason."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 def read_pid(pidfile: Path) -> int | None:

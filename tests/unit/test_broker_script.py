@@ -101,3 +101,16 @@ def test_a_reformatted_node_rejoins_with_the_cluster_id_the_others_hold(broker, 
     (second.data / "meta.properties").write_text("version=1\ncluster.id=BBBBBBBBBBBBBBBBBBBBBB\nnode.id=2\n")
     with pytest.raises(broker.BrokerError, match="disagree"):
         broker.cluster_id()
+
+
+def test_a_new_cluster_id_never_starts_with_a_dash_the_storage_tool_would_take_it_for_an_option(monkeypatch):
+    # Seen in a fresh-clone make test: `kafka-storage format -t -Xy...` refused with "expected one argument".
+    import uuid
+
+    from deploy.kafka import jvm
+
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(jvm.uuid, "uuid4", lambda: next(draws))
+    found = jvm.new_cluster_id()
+    assert not found.startswith("-") and len(found) == 22
+    assert found == "AQEBAQEBAQEBAQEBAQEBAQ"
