@@ -39,12 +39,22 @@ class Pacer:
         self._window: deque[tuple[float, float]] = deque()  # (grant time, cost) of the last second
         self._in_window = 0.0
         self._queues: dict[bool, deque] = {True: deque(), False: deque()}
+        self._queued = 0.0  # the cost waiting in both queues
         self._runner: asyncio.Task | None = None
+
+    def backlog(self, now: float | None = None) -> float:
+        """Seconds until a send asked for now would be granted, if nothing else arrived: the cost waiting
+        ahead of it at the current rate, after the slot already given is over."""
+        now = time.monotonic() if now is None else now
+        rate = max(self.rate, 1e-9)
+        busy_until = self._last + self._last_cost / rate
+        return max(0.0, busy_until - now) + self._queued / rate
 
     async def acquire(self, cost: float = 1.0, priority: bool = False) -> float:
         """Wait for a slot for a send costing `cost` units; the (monotonic) time it was granted."""
         fut = asyncio.get_running_loop().create_future()
         self._queues[priority].append((cost, fut))
+        self._queued += cost
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._grant())
         return await fut
@@ -54,7 +64,8 @@ class Pacer:
         count = 0
         for queue in self._queues.values():
             while queue:
-                _, fut = queue.popleft()
+                cost, fut = queue.popleft()
+                self._queued -= cost
                 if not fut.done():
                     fut.set_exception(Abandoned())
                     count += 1
@@ -74,6 +85,7 @@ class Pacer:
             cost, fut = queue[0]
             if fut.done():
                 queue.popleft()
+                self._queued -= cost
                 continue
             while window and window[0][0] <= now - 1.0:
                 self._in_window -= window.popleft()[1]
@@ -82,6 +94,7 @@ class Pacer:
                 await asyncio.sleep(min(max(window[0][0] + 1.0 - now, 0.001), self.RECHECK_S))
                 continue
             queue.popleft()
+            self._queued -= cost
             # This slot was due at `due` (late by now - due): the next is due cost/rate after that, so a late
             # wake-up is made up, up to CATCHUP_S.
             self._last, self._last_cost = (due if now - due <= self.CATCHUP_S else now), cost

@@ -5,6 +5,14 @@ number they know and a conversation stays on one number. A sender that lists the
 is preferred; otherwise the senders listing no country; otherwise any. Among those, the choice is weighted
 rendezvous hashing on the phone: each sender gets a share of the phones proportional to its limit, so a short
 code and a long code in one pool finish a fan-out together, and adding a sender moves only the phones it takes.
+
+Stickiness may give way when a phone's own sender falls behind (`twilio.sticky_wait_seconds`, off by default: a
+member who knows the network's number may take a text from another for phishing). Shares by hashing are
+proportional to the limits only on average, and a phone's messages may be longer or shorter than others', so in a
+fan-out one sender is always left with more seconds of sending than the rest. A message that would wait that much
+longer behind its own sender than behind another it may be sent from (the same local-number rule) goes from the
+other, and the pool finishes together at the sum of its limits. Replies are taken on every number of the pool, and
+a provider lookup after a crash asks across all of them, so a message sent from another number loses nothing.
 """
 
 from __future__ import annotations
@@ -92,7 +100,23 @@ class SenderPool:
             hit = self._by_country[country] = local or anywhere or self.senders
         return hit
 
-    def choose(self, phone: str) -> Sender:
+    def choose(self, phone: str, wait=None, sticky_wait: float | None = None) -> Sender:
+        """The sender of this phone: its own (the same one every time) or, given `wait` (a sender's backlog in
+        seconds) and `sticky_wait`, the least busy it may be sent from when its own is more than `sticky_wait`
+        seconds busier."""
+        own = self.own(phone)
+        if wait is None or sticky_wait is None or not self.pooled:
+            return own
+        behind = wait(own)
+        if behind <= sticky_wait:
+            return own
+        options = self.candidates(phone_country(phone) if self._local else None)
+        if len(options) == 1:
+            return own
+        best = min(options, key=wait)
+        return best if wait(best) + sticky_wait < behind else own
+
+    def own(self, phone: str) -> Sender:
         """The sender of this phone (the same one every time)."""
         hit = self._chosen.get(phone)
         if hit is None:
@@ -103,11 +127,15 @@ class SenderPool:
             self._chosen[phone] = hit
         return hit
 
-    def seconds(self, segments_by_phone: Iterable[tuple[str, int]]) -> float:
-        """How long sending these (phone, segments) takes at the senders' limits: the busiest sender's time."""
-        load: dict[str, float] = {}
-        for phone, count in segments_by_phone:
-            sender = self.choose(phone)
-            load[sender.sender_id] = load.get(sender.sender_id, 0.0) + count
+    def seconds(self, segments_by_phone: Iterable[tuple[str, int]], sticky_wait: float | None = None) -> float:
+        """How long sending these (phone, segments) takes at the senders' limits: the busiest sender's time.
+
+        With `sticky_wait` the messages are shared as the deliverer shares them: each goes from its phone's own
+        sender unless that one is more than `sticky_wait` seconds busier than another allowed sender."""
+        load: dict[str, float] = {s.sender_id: 0.0 for s in self.senders}
         rates = {s.sender_id: s.rate for s in self.senders}
+        wait = (lambda sender: load[sender.sender_id] / rates[sender.sender_id]) if sticky_wait is not None else None
+        for phone, count in segments_by_phone:
+            sender = self.choose(phone, wait, sticky_wait)
+            load[sender.sender_id] += count
         return max((n / rates[sid] for sid, n in load.items()), default=0.0)

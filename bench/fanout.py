@@ -29,6 +29,7 @@ NOTIFICATIONS_PER_S = 2_000.0  # target, unthrottled
 WORKER_MS_PER_NOTIFICATION = 0.3  # target, unthrottled
 RATIO_TO_NAIVE = 20.0  # target, pooled with API latency
 POOL_UTILISATION = 0.95  # target, throttled pool
+STICKY_WAIT = 1.0  # twilio.sticky_wait_seconds of the balanced throttled run
 
 
 def fan_out_runs(members: int, runs: int, profile_seconds: int) -> dict:
@@ -81,19 +82,21 @@ def main(members: int = 10_000, throttled_members: int = 2_000, runs: int = 3, p
     naive = [naive_loop(naive_messages, faults, FAST.senders[0].number) for _ in range(runs)]
     pooled = pooled_runs(members, runs, api_latency_ms, api_jitter_ms, FAST)
     throttled = throttled_run(throttled_members, MIXED)
+    balanced = throttled_run(throttled_members, MIXED, sticky_wait=STICKY_WAIT)
     latency = f"API latency {api_latency_ms:g} ms + U(0, {api_jitter_ms:g}) ms"
 
     show_unthrottled(members, free["runs"])
     show_naive(naive, naive_messages, members, latency)
     show_pooled(pooled, members, latency)
     show_throttled(throttled)
+    show_throttled(balanced)
     show_cpu(free["runs"], naive)
     for r in free["runs"]:
         if r.get("profile", {}).get("self"):
             show("Worker profile during fan-out (self time, % of samples)", ["function", "%"],
                  r["profile"]["self"][:12])
 
-    figures = fan_out_figures(free["runs"], naive, pooled, throttled, latency)
+    figures = fan_out_figures(free["runs"], naive, pooled, throttled, latency, balanced)
     show_figures(f"Fan-out figures ({members:,} members, medians of {runs} run(s))", figures)
     by_name = {f.name: f for f in figures}
     pooled_vs_naive = by_name[f"pooled SMS/s vs naive loop ({latency})"]
@@ -101,16 +104,19 @@ def main(members: int = 10_000, throttled_members: int = 2_000, runs: int = 3, p
                "pooled_sms_per_s": pooled_vs_naive.value, "naive_sms_per_s": pooled_vs_naive.ceiling,
                "pooled_ratio_to_naive": pooled_vs_naive.ratio,
                "throttled_pool_utilisation": (throttled.get("total") or {}).get("utilisation"),
+               "balanced_pool_utilisation": (balanced.get("total") or {}).get("utilisation"),
                "api_latency_ms": api_latency_ms, "api_jitter_ms": api_jitter_ms, "pool": pooled["pool"],
                "throttled_pool": throttled["pool"], "figures": figures_json(figures)}
     save("fanout", {"params": {"members": members, "throttled_members": throttled_members, "runs": runs,
                                "naive_messages": naive_messages, "api_latency_ms": api_latency_ms,
                                "api_jitter_ms": api_jitter_ms},
-                    "summary": summary, "unthrottled": free, "naive": naive, "pooled": pooled, "throttled": throttled})
+                    "summary": summary, "unthrottled": free, "naive": naive, "pooled": pooled, "throttled": throttled,
+                    "balanced": balanced})
     return summary
 
 
-def fan_out_figures(free: list[dict], naive: list[dict], pooled: dict, throttled: dict, latency: str) -> list[Figure]:
+def fan_out_figures(free: list[dict], naive: list[dict], pooled: dict, throttled: dict, latency: str,
+                    balanced: dict | None = None) -> list[Figure]:
     """Every fan-out figure with its ceiling from the same invocation; medians of the runs."""
     worker_ms = [r["cpu"]["ms_per_notification"]["worker"] for r in free]
     pool_runs = pooled["runs"]
@@ -144,6 +150,22 @@ def fan_out_figures(free: list[dict], naive: list[dict], pooled: dict, throttled
                target=0, op="<="),
         Figure("throttled duplicated + missing SMS", throttled["duplicates"] + throttled["missing"], target=0,
                op="<="),
+        *(balanced_figures(balanced) if balanced else []),
+    ]
+
+
+def balanced_figures(t: dict) -> list[Figure]:
+    """The same throttled pool with stickiness giving way to a sender that falls behind."""
+    total = t.get("total", {})
+    return [
+        Figure(f"throttled pool segments/s, sticky_wait_seconds={t['sticky_wait']:g}",
+               total["utilisation"] * t["limit"] if total.get("utilisation") is not None else None,
+               "seg/s", ceiling=t["limit"], ceiling_is="sum of the senders' limits", target=POOL_UTILISATION,
+               on="ratio"),
+        Figure(f"phones sent from another sender than their own, sticky_wait_seconds={t['sticky_wait']:g}",
+               t.get("moved_phones"), ceiling=t["members"], ceiling_is="SMS sent"),
+        Figure(f"throttled duplicated + missing SMS, sticky_wait_seconds={t['sticky_wait']:g}",
+               t["duplicates"] + t["missing"], target=0, op="<="),
     ]
 
 
@@ -192,13 +214,16 @@ def show_throttled(t: dict) -> None:
     total = t.get("total", {})
     rows.append(["pool", "", t["limit"], t["sent"], sum(s["segments"] for s in t["senders"].values()),
                  *[total.get(c) for c in cols[2:10]], "", ""])
-    show(f"Throttled pool {t['pool']}, {t['members']:,} SMS, no API latency (segments per one-second window at "
+    sticky = "each phone on its own sender" if t.get("sticky_wait") is None else \
+        f"sticky_wait_seconds={t['sticky_wait']:g}"
+    show(f"Throttled pool {t['pool']}, {sticky}, {t['members']:,} SMS, no API latency (segments per one-second window at "
          f"acceptance; target >= 95% of the sum, no window above a limit)",
          ["sender", "type", "limit", "SMS", "segments", "windows", "median/window", "max/window", "utilisation",
           "windows above", "above w/o last msg", "max sliding 1 s", "queue wait s", "sandbox 30001",
           "sandbox backlog s"], rows)
     console.print(f"[dim]throttled: {t['sent']:,} sent, {t['duplicates']} duplicated, {t['missing']} missing, "
-                  f"{t['phones_on_two_senders']} phones sent from two senders, segments {t['segments_per_message']}"
+                  f"{t['phones_on_two_senders']} phones sent from two senders, {t.get('moved_phones', 0)} from another "
+                  f"sender than their own, segments {t['segments_per_message']}"
                   f"[/dim]")
 
 

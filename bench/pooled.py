@@ -15,6 +15,7 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from agents.senders import Sender, SenderPool
 from bench.common import console
 from bench.world import approve, load_world, rate_stats, wait_handed, windows
 from bench.pool import FAST, MIXED, Pool, pool_sms, sandbox_senders
@@ -67,10 +68,15 @@ def pooled_runs(members: int, runs: int, latency_ms: float, jitter_ms: float, po
     return {"pool": pool.describe(), "pool_limit_seg_per_s": pool.limit, "faults": faults, "runs": results}
 
 
-def throttled_run(members: int, pool: Pool = MIXED) -> dict:
-    """SMS only through `pool`, no API latency: each sender's one-second windows against its own limit."""
+def throttled_run(members: int, pool: Pool = MIXED, sticky_wait: float | None = None) -> dict:
+    """SMS only through `pool`, no API latency: each sender's one-second windows against its own limit.
+
+    `sticky_wait` is the worker's `twilio.sticky_wait_seconds`: unset, each phone keeps its own sender; set, a
+    message goes from another sender when its own is that many seconds further behind."""
+    env = {**pool.worker_env(),
+           **({"SOLIDARITY_TWILIO__STICKY_WAIT_SECONDS": str(sticky_wait)} if sticky_wait is not None else {})}
     with tempfile.TemporaryDirectory(prefix="bench-throttled-") as tmp:
-        stack, sandbox, tokens, _ = load_world(Path(tmp), members, rate=pool.limit, extra_env=pool.worker_env(),
+        stack, sandbox, tokens, _ = load_world(Path(tmp), members, rate=pool.limit, extra_env=env,
                                                faults=pool.faults())
         try:
             base = sandbox.counts()
@@ -94,6 +100,10 @@ def throttled_run(members: int, pool: Pool = MIXED) -> dict:
     for key in set(events) - set(senders):
         senders[key] = {"type": "not in the pool", "limit": None, "messages": len(events[key]),
                         "segments": sum(seg for _, seg in events[key])}
-    return {"members": members, "pool": pool.describe(), "limit": pool.limit, **delivered(sms, members),
+    own = SenderPool(Sender(s.number, s.limit) for s in pool.senders)
+    moved = {m["to"] for m in sms if m["sender"] != own.own(m["to"]).sender_id}
+    return {"members": members, "pool": pool.describe(), "limit": pool.limit, "sticky_wait": sticky_wait,
+            "moved_phones": len(moved),
+            **delivered(sms, members),
             "sms": rate_stats([m["t"] for m in sms], t0), "senders": senders,
             "total": windows([(m["t"], m["segments"]) for m in sms], pool.limit)}

@@ -161,6 +161,11 @@ class TwilioSettings(_Frozen):
     senders: tuple[SenderSettings, ...] = Field((), description=(
         "A pool of senders (JSON list): each member is sent from one of them, sticky, a sender listing the "
         "phone's country first; each is paced at its own limit, so the pool sends at their sum."))
+    sticky_wait_seconds: float | None = Field(None, ge=0, description=(
+        "Unset (the default), every phone is always sent from its own sender of the pool: members see one "
+        "number they know. Set, a message that would wait this many seconds longer behind its phone's own "
+        "sender than behind another the phone may be sent from (the same local-number rule) goes from that one, "
+        "so the pool finishes a fan-out together at the sum of its limits (1 is a good value)."))
     timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout per request.")
 
     @field_validator("senders")

@@ -106,3 +106,17 @@ async def test_late_wake_ups_are_made_up_and_no_second_holds_more_than_the_rate(
 async def test_a_message_costing_more_than_a_seconds_budget_still_goes():
     pacer = Pacer(rate=1.0)  # a long code sends one segment a second; a two-segment message takes two
     await asyncio.wait_for(pacer.acquire(2), timeout=2.0)
+
+
+async def test_the_backlog_is_the_cost_waiting_ahead_at_the_rate_and_empties_as_slots_are_given():
+    pacer = Pacer(rate=10.0)
+    assert pacer.backlog() == 0.0
+    waiting = [asyncio.ensure_future(pacer.acquire(2)) for _ in range(5)]
+    await asyncio.sleep(0)  # each has queued its cost: 10 segments at 10/s
+    assert pacer.backlog() == 1.0
+    await waiting[0]  # the first slot is given at once
+    # The slot given (2 segments: 0.2 s, less the moment since) and the 8 segments still queued (0.8 s).
+    assert 0.9 < pacer.backlog() <= 1.0
+    assert pacer.abandon() == 4
+    await asyncio.gather(*waiting, return_exceptions=True)
+    assert pacer.backlog() <= 0.2

@@ -253,7 +253,7 @@ class Deliverer:
                     await self._hand_over(n)
                     return
                 if n.channel is Channel.sms:
-                    sender = self.pool.choose(n.to)
+                    sender = self.pool.choose(n.to, self._sender_wait, self.rt.settings.twilio.sticky_wait_seconds)
                     cost, pacer = segments(n.body).segments, self.sender_pacers[sender.sender_id]
                     # A pool names the sender on each request; one sender is the notifier's own.
                     extra = {"sender": sender} if self.pool.pooled else {}
@@ -275,6 +275,10 @@ class Deliverer:
                 await self._failed(n, exc)
             else:
                 await self._sent(n, result.provider_id)
+
+    def _sender_wait(self, sender) -> float:
+        """Seconds a send asked for now would wait behind this sender's pacer."""
+        return self.sender_pacers[sender.sender_id].backlog()
 
     async def _recover(self, notes: list[Notification]) -> None:
         """SMS to one number whose earlier attempt may have reached the provider: ask it before any resend.

@@ -59,9 +59,10 @@ def reach(rt: Runtime, case, audience: dict, channels: list[str], texts: dict[st
     segs = {lang: segments(text).segments for lang, text in all_texts.items()}
     d = rt.settings.delivery
     pool = sender_pool(rt)
-    # Each phone goes from its own sender at that sender's limit: the fan-out lasts as long as the busiest one.
-    sms_seconds = pool.seconds((address(m, Channel.sms), segs.get(m.language, segs.get("en", 1)))
-                               for m in counted.get("sms", []))
+    # Each phone goes from its own sender at that sender's limit unless that one falls behind the others (as the
+    # deliverer shares them out): the fan-out lasts as long as the busiest sender.
+    sms_seconds = pool.seconds(((address(m, Channel.sms), segs.get(m.language, segs.get("en", 1)))
+                                for m in counted.get("sms", [])), rt.settings.twilio.sticky_wait_seconds)
     mail_seconds = len(counted.get("email", [])) / d.email_per_second
     total = sum(n * segs.get(lang, segs.get("en", 1)) for lang, n in by_lang.items())
     return {"recipients": {k: len(v) for k, v in counted.items()}, "sms_by_language": by_lang, "segments": segs,
