@@ -14,7 +14,7 @@ never cut off halfway by the flow's suspension), and a yield to the loop every 1
 suspension: faust went on marking the rest of the batch as read without delivering it (the record then dropped if
 fetched again, the loss streams/commits.py had to re-read); here the rest of the batch is left unread, and a
 re-fetch after the rebalance delivers it. Installed by `install()` before an app is built (streams/runtime.py);
-`tests/unit/test_drain_loop.py` drives it, and every test that runs a worker goes through it.
+every test that runs a worker goes through it (no unit test of its own yet).
 """
 
 from __future__ import annotations
