@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from streams import codecs, commits, fetching, recovery
+from streams import codecs, commits
 from streams import topics as catalogue
 from streams.replicas import Views
 from streams.settings import Settings
@@ -99,10 +99,6 @@ def build_app(settings: Settings) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Offsets committed only past records an agent finished (streams/commits.py).
     commits.install()
-    # Table recovery with its bookkeeping per batch of records, not per record (streams/recovery.py).
-    recovery.install()
-    # One guarded task per fetched batch, not four per record (streams/fetching.py).
-    fetching.install()
     return faust.App(
         settings.app_id,
         broker=[f"kafka://{hp.strip()}" for hp in settings.kafka.bootstrap_servers.split(",")],
