@@ -15,10 +15,11 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from agents.senders import Sender, SenderPool
+from agents.senders import SenderPool
 from bench.common import console
 from bench.world import approve, load_world, rate_stats, wait_handed, windows
 from bench.pool import FAST, MIXED, Pool, pool_sms, sandbox_senders
+from streams.settings import TwilioSettings
 
 
 def latency_faults(latency_ms: float, jitter_ms: float) -> dict:
@@ -100,7 +101,8 @@ def throttled_run(members: int, pool: Pool = MIXED, sticky_wait: float | None = 
     for key in set(events) - set(senders):
         senders[key] = {"type": "not in the pool", "limit": None, "messages": len(events[key]),
                         "segments": sum(seg for _, seg in events[key])}
-    own = SenderPool(Sender(s.number, s.limit) for s in pool.senders)
+    # Each phone's own sender as the worker chose it: its pool built from the same settings.
+    own = SenderPool.from_settings(TwilioSettings(senders=[s.worker() for s in pool.senders]), pool.limit)
     moved = {m["to"] for m in sms if m["sender"] != own.own(m["to"]).sender_id}
     return {"members": members, "pool": pool.describe(), "limit": pool.limit, "sticky_wait": sticky_wait,
             "moved_phones": len(moved),
